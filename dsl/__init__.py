@@ -1,0 +1,61 @@
+"""The Open-Router policy language: parse, check, compile and explain policy files.
+
+    from dsl import load_policy
+    policy, warnings = load_policy(["policies/"])
+    decision = policy.decide(Facts(model="gpt-4o", team="eng"))
+
+Pure Python: no server, database or network; importable, testable and benchmarkable alone.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from .ast import PolicySet
+from .decision import Decision, Facts, Plan, Target, TraceStep
+from .errors import Diagnostic, PolicyCheckError, PolicyError, PolicySyntaxError
+from .syntax import load, parse_text
+
+if TYPE_CHECKING:
+    from .tree import Policy
+
+__all__ = [
+    "Decision", "Diagnostic", "Facts", "Plan", "Policy", "PolicyCheckError", "PolicyError", "PolicySet",
+    "PolicySyntaxError", "Target", "TraceStep", "check", "compile_policy", "load", "load_policy",
+    "parse_text", "policy_version",
+]
+
+
+def policy_version(ps: PolicySet) -> str:
+    """A short hash of the normalised sources: file names and text, line endings and trailing blanks folded."""
+    h = hashlib.sha256()
+    for f in ps.files:
+        h.update(Path(f.path).name.encode())
+        h.update(b"\0")
+        text = "\n".join(line.rstrip() for line in f.source.replace("\r\n", "\n").split("\n")).strip()
+        h.update(text.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+
+
+def check(ps: PolicySet) -> list[Diagnostic]:
+    from .check import check as _check
+
+    return _check(ps)
+
+
+def compile_policy(ps: PolicySet, version: str | None = None) -> "Policy":
+    from .compile import compile_policy as _compile
+
+    return _compile(ps, version or policy_version(ps))
+
+
+def load_policy(paths: Iterable[str | Path]) -> tuple["Policy", list[Diagnostic]]:
+    """Parse, check and compile. Raises PolicyError on any error; returns the policy and its warnings."""
+    ps = load(paths)
+    diags = check(ps)
+    errors = [d for d in diags if d.severity == "error"]
+    if errors:
+        raise PolicyCheckError(errors)
+    return compile_policy(ps), [d for d in diags if d.severity != "error"]
