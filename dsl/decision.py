@@ -8,12 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any, Mapping
 
 from .ast import Budget, Limit, Span
 
-_EMPTY: Mapping[str, str] = MappingProxyType({})
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -29,7 +27,7 @@ class Facts:
     key: str | None = None  # the virtual key's id (never the secret)
     user: str | None = None  # the OpenAI `user` field
     task: str | None = None  # the recognised task type (classifier), e.g. "code", "chat"
-    headers: Mapping[str, str] = field(default=_EMPTY)
+    headers: Mapping[str, str] = field(default_factory=dict)
     tags: frozenset[str] = frozenset()
     prompt_tokens: int = 0  # estimate
     stream: bool = False
