@@ -1,0 +1,301 @@
+"""The compiled policy: decision-tree nodes, their evaluation, and the one function that turns a matched
+route into a Decision (shared with the reference interpreter so the two can only differ in matching).
+
+Built by dsl/compile.py; see there for how the tree is laid out.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+
+from . import reference
+from .ast import NOSPAN, Budget, Fact, Limit, Model, Provider, Ramp, Route, Sticky
+from .decision import Decision, Facts, Plan, Target, TraceStep
+
+Column = tuple[str, "str | None"]  # ("team", None) or ("header", "x-tier"): what a Switch hashes on
+
+BUCKETS = 10000  # a split draws a bucket in [0, 10000): percent * 100, so 0.01 % steps
+
+
+class Lit:
+    """One literal of a route's condition in DNF: an atom (or, for an opaque row, a whole condition) and
+    its polarity. ``col``/``eq``/``values`` are set when the tree may dispatch on it: ``eq`` means the fact
+    must be one of ``values``; otherwise it must be none of them (a missing fact counts as none)."""
+
+    __slots__ = ("atom", "positive", "test", "col", "eq", "values")
+
+    def __init__(
+        self,
+        atom: Any,
+        positive: bool,
+        test: Callable[[Facts], bool],
+        col: Column | None = None,
+        eq: bool = False,
+        values: frozenset[str] = frozenset(),
+    ):
+        self.atom = atom
+        self.positive = positive
+        self.test = test  # facts -> bool, polarity already applied
+        self.col = col
+        self.eq = eq
+        self.values = values
+
+    def same(self, other: Lit) -> bool:
+        return self.positive == other.positive and self.atom == other.atom
+
+    def text(self) -> str:
+        text = reference.cond_text(self.atom)
+        return text if self.positive else f"not ({text})"
+
+
+class Row:
+    """A route's conjunction as it reaches a node: the literals still to test, and the ones dispatch
+    already settled (kept only to explain a decision)."""
+
+    __slots__ = ("route", "lits", "tests", "settled")
+
+    def __init__(self, route: int, lits: tuple[Lit, ...], settled: tuple[Lit, ...] = ()):
+        self.route = route
+        self.lits = lits
+        self.tests = tuple(lit.test for lit in lits)
+        self.settled = settled
+
+
+class Leaf:
+    """Rows in route order, tried first-match; the lowest route whose residual literals all hold wins."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: tuple[Row, ...]):
+        self.rows = rows
+
+
+class Switch:
+    """Hash dispatch on one discrete fact; a value no row names, or a missing fact, takes ``default``."""
+
+    __slots__ = ("col", "get", "branches", "default")
+
+    def __init__(self, col: Column, get: Callable[[Facts], Any]):
+        self.col = col
+        self.get = get
+        self.branches: dict[str, Leaf | Switch] = {}
+        self.default: Leaf | Switch = Leaf(())
+
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    """What a route does once matched, precomputed at compile time.
+
+    kind "plan": ``plan`` is the whole answer (use / choose). "requested": ``plan`` has no candidates and
+    the requested alias fills them in. "split" / "ramp": ``arms`` = (bucket bound, alias, plan); for a
+    split the bounds are cumulative, for a ramp they are filled in from the day.
+    """
+
+    kind: str
+    plan: Plan
+    arms: tuple[tuple[Decimal, str, Plan], ...] = ()
+    sticky: Sticky | None = None
+    ramp: Ramp | None = None
+
+
+def bucket(route_name: str, sticky_value: str) -> int:
+    digest = hashlib.sha256(f"{route_name}\0{sticky_value}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest, "big") % BUCKETS
+
+
+def sticky_value(sticky: Sticky | None, facts: Facts, default_by: str | None) -> str:
+    """What a draw hashes on; the request id when the sticky fact is missing (so each request draws anew)."""
+    by = sticky.by if sticky is not None else default_by
+    value: str | None = None
+    if by == "user":
+        value = facts.user
+    elif by == "key":
+        value = facts.key
+    elif by == "header" and sticky is not None and sticky.param is not None:
+        value = facts.headers.get(sticky.param)
+    return facts.request_id if value is None else value
+
+
+def ramp_percent(ramp: Ramp, day: date) -> Decimal:
+    if day < ramp.start:
+        return Decimal(0)
+    if day >= ramp.end:
+        return ramp.end_percent
+    done = Decimal((day - ramp.start).days) / Decimal((ramp.end - ramp.start).days)
+    return ramp.start_percent + (ramp.end_percent - ramp.start_percent) * done
+
+
+class Policy:
+    """A compiled policy version: its declarations, and ``decide`` (the tree) beside ``decide_reference``."""
+
+    __slots__ = (
+        "version",
+        "providers",
+        "models",
+        "routes",
+        "budgets",
+        "limits",
+        "_plans",
+        "_targets",
+        "_root",
+        "_budget_index",
+        "_limit_index",
+    )
+
+    def __init__(
+        self,
+        *,
+        version: str,
+        providers: Mapping[str, Provider],
+        models: Mapping[str, Model],
+        routes: tuple[Route, ...],
+        budgets: tuple[Budget, ...],
+        limits: tuple[Limit, ...],
+        plans: tuple[RoutePlan, ...],
+        targets: Mapping[str, Target],
+        root: Leaf | Switch,
+        budget_index: tuple[tuple[str, Mapping[str, tuple[Budget, ...]]], ...],
+        limit_index: tuple[tuple[str, Mapping[str, tuple[Limit, ...]]], ...],
+    ):
+        self.version = version
+        self.providers = providers
+        self.models = models
+        self.routes = routes
+        self.budgets = budgets
+        self.limits = limits
+        self._plans = plans
+        self._targets = targets
+        self._root = root
+        self._budget_index = budget_index
+        self._limit_index = limit_index
+
+    # ------------------------------------------------------------------ matching
+
+    def decide(self, facts: Facts, trace: bool = False) -> Decision:
+        """Walk the compiled tree. ``trace=True`` also explains it (slower: it formats each test)."""
+        if trace:
+            return self._decide_traced(facts)
+        node = self._root
+        while node.__class__ is Switch:
+            node = node.branches.get(node.get(facts), node.default)  # type: ignore[union-attr]
+        for row in node.rows:  # type: ignore[union-attr]
+            for test in row.tests:
+                if not test(facts):
+                    break
+            else:
+                return self.decision_for(row.route, facts, None)
+        return self.decision_for(None, facts, None)
+
+    def decide_reference(self, facts: Facts, trace: bool = False) -> Decision:
+        """The naive first-match interpreter; equal to ``decide`` in everything but the trace."""
+        return reference.decide(self, facts, trace)
+
+    def _decide_traced(self, facts: Facts) -> Decision:
+        hits: list[Any] = []
+        node = self._root
+        while isinstance(node, Switch):
+            value = node.get(facts)
+            name = reference.fact_text(_column_fact(node.col))
+            if value in node.branches:
+                hits.append(TraceStep("(dispatch)", f"{name} == {reference.value_text(value)}", True, NOSPAN))
+                node = node.branches[value]
+            else:
+                shown = "missing" if value is None else f"{reference.value_text(value)}, named by no rule"
+                hits.append(TraceStep("(dispatch)", f"{name} is {shown}", True, NOSPAN))
+                node = node.default
+        for row in node.rows:
+            for lit in row.lits:
+                ok = lit.test(facts)
+                hits.append((row.route, lit, ok))
+                if not ok:
+                    break
+            else:
+                hits.extend((row.route, lit, True) for lit in row.settled)
+                return self.decision_for(row.route, facts, hits)
+        return self.decision_for(None, facts, hits)
+
+    # ------------------------------------------------------------------ the decision
+
+    def decision_for(self, index: int | None, facts: Facts, hits: list[Any] | None) -> Decision:
+        """The Decision for route ``index`` (None: nothing matched, only when the default has a condition)."""
+        trace = self._trace(hits) if hits is not None else ()
+        budgets = self._applicable(self._budget_index, facts)
+        limits = self._applicable(self._limit_index, facts)
+        if index is None:
+            return Decision(
+                rule="",
+                rule_span=NOSPAN,
+                plan=Plan("ordered", ()),
+                policy_version=self.version,
+                facts=facts,
+                budgets=budgets,
+                limits=limits,
+                trace=trace,
+                error="no_route: no route matched this request and the default route's condition does not hold",
+            )
+        route = self.routes[index]
+        rp = self._plans[index]
+        plan = rp.plan
+        arm: str | None = None
+        error: str | None = None
+        kind = rp.kind
+        if kind == "requested":
+            target = self._targets.get(facts.model) if facts.model is not None else None
+            if target is None:
+                error = f"model_not_found: the model `{facts.model}` is not served by this gateway"
+            else:
+                plan = Plan(plan.strategy, (target,), plan.fallback, plan.retries, plan.timeout, plan.retry_on)
+        elif kind == "split":
+            drawn = bucket(route.name, sticky_value(rp.sticky, facts, None))
+            for bound, arm, plan in rp.arms:
+                if drawn < bound:
+                    break
+        elif kind == "ramp":
+            assert rp.ramp is not None
+            drawn = bucket(route.name, sticky_value(rp.sticky, facts, "key"))
+            moved, rest = rp.arms
+            _, arm, plan = moved if drawn < ramp_percent(rp.ramp, facts.day) * 100 else rest
+        return Decision(
+            rule=route.name,
+            rule_span=route.span,
+            plan=plan,
+            policy_version=self.version,
+            facts=facts,
+            arm=arm,
+            budgets=budgets,
+            limits=limits,
+            trace=trace,
+            error=error,
+        )
+
+    @staticmethod
+    def _applicable(index: tuple[tuple[str, Mapping[str, tuple[Any, ...]]], ...], facts: Facts) -> tuple[Any, ...]:
+        # Only scopes the policy uses are in ``index``, so this is one dict lookup per such scope.
+        found: tuple[Any, ...] = ()
+        for scope, by_subject in index:
+            subject = getattr(facts, scope)
+            if subject is not None:
+                found += by_subject.get(subject, ())
+        return found
+
+    def _trace(self, hits: list[Any]) -> tuple[TraceStep, ...]:
+        steps = []
+        for hit in hits:
+            if isinstance(hit, TraceStep):
+                steps.append(hit)
+                continue
+            index, item, result = hit
+            rule = self.routes[index].name
+            if isinstance(item, Lit):
+                steps.append(TraceStep(rule, item.text(), result, getattr(item.atom, "span", NOSPAN)))
+            else:
+                steps.append(TraceStep(rule, reference.cond_text(item), result, getattr(item, "span", NOSPAN)))
+        return tuple(steps)
+
+
+def _column_fact(col: Column) -> Fact:
+    return Fact(col[0], col[1])
