@@ -1,0 +1,35 @@
+"""The `open-router` command: policy tools (check, fmt, explain, decide) and the gateway (serve, keys)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from dsl import cli as dsl_cli
+
+    ap = argparse.ArgumentParser(prog="open-router", description="Open-Router: an OpenAI-compatible LLM gateway.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    dsl_cli.register(sub)
+    try:
+        from . import server_cli
+    except ImportError:  # the server half is optional while it is being built
+        server_cli = None  # type: ignore[assignment]
+    if server_cli is not None:
+        server_cli.register(sub)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
