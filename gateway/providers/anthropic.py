@@ -1,0 +1,315 @@
+"""Adapter for Anthropic's Messages API: OpenAI chat requests → ``POST /v1/messages`` and the reply
+(and its SSE event stream) back to OpenAI's shape.
+
+Translation rules worth knowing:
+- system/developer messages become the top-level ``system`` string;
+- turns are merged so roles strictly alternate (Anthropic requires it), and tool results — OpenAI's
+  ``role: tool`` messages — become ``tool_result`` blocks at the start of a user turn;
+- ``tool_choice: none`` keeps the tools (a history with tool_use blocks needs them) and sends
+  ``{"type": "none"}``; ``parallel_tool_calls: false`` → ``disable_parallel_tool_use``;
+- temperature is clamped to Anthropic's 0..1 range (OpenAI allows up to 2).
+"""
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Mapping
+
+from dsl.decision import Target
+from gateway.errors import InvalidRequest, UpstreamError
+
+from . import common
+from .base import HTTPAdapter
+
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+
+STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+# Anthropic's error types (in bodies and stream `error` events) → the HTTP status they stand for.
+ERROR_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+
+# --------------------------------------------------------------------------- request
+
+
+def _image_block(part: Mapping[str, Any]) -> dict[str, Any]:
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, Mapping) else image
+    if not isinstance(url, str) or not url:
+        raise InvalidRequest("image_url part without a url", param="messages")
+    parsed = common.parse_data_url(url)
+    if parsed is not None:
+        mime, data = parsed
+        return {"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}}
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def _content_blocks(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, Mapping) else None
+        if kind == "text":
+            if part.get("text"):
+                blocks.append({"type": "text", "text": part["text"]})
+        elif kind == "refusal":
+            if part.get("refusal"):
+                blocks.append({"type": "text", "text": part["refusal"]})
+        elif kind == "image_url":
+            blocks.append(_image_block(part))
+        else:
+            raise InvalidRequest(f"content part type {kind!r} is not supported by Anthropic models",
+                                 param="messages")
+    return blocks
+
+
+def _tool_result(msg: Mapping[str, Any]) -> dict[str, Any]:
+    call_id = msg.get("tool_call_id")
+    if not call_id:
+        raise InvalidRequest("a tool message needs tool_call_id", param="messages")
+    content = msg.get("content")
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": call_id}
+    if isinstance(content, str):
+        block["content"] = content
+    elif content:
+        block["content"] = [b for b in _content_blocks(content) if b["type"] in ("text", "image")]
+    return block
+
+
+def translate_messages(messages: list[Mapping[str, Any]]) -> tuple[str | None, list[dict[str, Any]]]:
+    """OpenAI messages → (system, Anthropic messages that strictly alternate user/assistant)."""
+    system: list[str] = []
+    turns: list[dict[str, Any]] = []  # {"role", "content": [blocks]}, merged as they are appended
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:
+            return  # Anthropic rejects empty turns; dropping one can make neighbours merge below
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": list(blocks)})
+
+    for msg in messages:
+        role = msg.get("role")
+        if role in ("system", "developer"):
+            text = common.text_of(msg.get("content"))
+            if text:
+                system.append(text)
+        elif role == "user":
+            add("user", _content_blocks(msg.get("content")))
+        elif role == "assistant":
+            blocks = _content_blocks(msg.get("content"))
+            for tc in msg.get("tool_calls") or ():
+                fn = tc.get("function") or {}
+                blocks.append({"type": "tool_use", "id": tc.get("id") or common.tool_call_id(),
+                               "name": fn.get("name", ""), "input": common.parse_arguments(fn.get("arguments"))})
+            add("assistant", blocks)
+        elif role == "tool":
+            add("user", [_tool_result(msg)])
+        else:
+            raise InvalidRequest(f"message role {role!r} is not supported by Anthropic models", param="messages")
+
+    for turn in turns:
+        # In a user turn Anthropic wants tool_result blocks before any other content.
+        if turn["role"] == "user" and len(turn["content"]) > 1:
+            blocks = turn["content"]
+            results = [b for b in blocks if b["type"] == "tool_result"]
+            if results and blocks[: len(results)] != results:
+                turn["content"] = results + [b for b in blocks if b["type"] != "tool_result"]
+    return ("\n\n".join(system) if system else None), turns
+
+
+def translate_tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
+    if choice is None:
+        out: dict[str, Any] | None = None
+    elif choice == "auto":
+        out = {"type": "auto"}
+    elif choice == "none":
+        out = {"type": "none"}
+    elif choice == "required":
+        out = {"type": "any"}
+    elif isinstance(choice, Mapping) and isinstance(choice.get("function"), Mapping):
+        out = {"type": "tool", "name": choice["function"].get("name", "")}
+    else:
+        raise InvalidRequest(f"tool_choice {choice!r} is not supported by Anthropic models", param="tool_choice")
+    if parallel is False:
+        out = out or {"type": "auto"}
+        if out["type"] != "none":
+            out["disable_parallel_tool_use"] = True
+    return out
+
+
+def to_anthropic(body: Mapping[str, Any], upstream: str, *, stream: bool = False) -> dict[str, Any]:
+    """An OpenAI chat completion request → an Anthropic Messages request."""
+    if (body.get("n") or 1) > 1:
+        raise InvalidRequest("Anthropic models return one choice; n > 1 is not supported", param="n")
+    system, messages = translate_messages(body.get("messages") or [])
+    out: dict[str, Any] = {
+        "model": upstream,
+        "messages": messages,
+        "max_tokens": common.max_tokens(body) or DEFAULT_MAX_TOKENS,
+    }
+    if system:
+        out["system"] = system
+    tools = body.get("tools")
+    if tools:
+        out["tools"] = [
+            {
+                "name": fn.get("name", ""),
+                **({"description": fn["description"]} if fn.get("description") else {}),
+                "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
+            }
+            for fn in (t.get("function") or {} for t in tools if t.get("type", "function") == "function")
+        ]
+        choice = translate_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
+        if choice is not None:
+            out["tool_choice"] = choice
+    stops = common.stop_list(body)
+    if stops:
+        out["stop_sequences"] = stops
+    if body.get("temperature") is not None:
+        out["temperature"] = min(float(body["temperature"]), 1.0)
+    if body.get("top_p") is not None:
+        out["top_p"] = body["top_p"]
+    if body.get("user"):
+        out["metadata"] = {"user_id": str(body["user"])}
+    if stream:
+        out["stream"] = True
+    return out
+
+
+# --------------------------------------------------------------------------- response
+
+
+def anthropic_usage(u: Mapping[str, Any] | None) -> dict[str, int]:
+    u = u or {}
+    # Cached input is billed separately by Anthropic but is still prompt the model read.
+    prompt = (int(u.get("input_tokens") or 0) + int(u.get("cache_read_input_tokens") or 0)
+              + int(u.get("cache_creation_input_tokens") or 0))
+    return common.usage(prompt, int(u.get("output_tokens") or 0))
+
+
+def from_anthropic(resp: Mapping[str, Any]) -> dict[str, Any]:
+    """An Anthropic Message → an OpenAI ChatCompletion."""
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in resp.get("content") or ():
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(block.get("text", ""))
+        elif kind == "tool_use":
+            calls.append(common.tool_call(block.get("id") or common.tool_call_id(), block.get("name", ""),
+                                          common.dumps(block.get("input") or {}).decode()))
+    finish = STOP_REASONS.get(resp.get("stop_reason") or "end_turn", "stop")
+    if calls and finish == "stop":
+        finish = "tool_calls"
+    msg = common.message("".join(texts) if texts or not calls else None, calls or None)
+    mid = resp.get("id")
+    return common.completion(common.completion_id(mid), resp.get("model", ""), [common.choice(0, msg, finish)],
+                             anthropic_usage(resp.get("usage")))
+
+
+def error_from_event(provider: str, obj: Mapping[str, Any], secrets: tuple[str, ...]) -> UpstreamError:
+    err = obj.get("error") if isinstance(obj.get("error"), Mapping) else {}
+    status = ERROR_TYPE_STATUS.get(str(err.get("type")), 502)
+    return common.status_error(provider, status, common.dumps(obj), {}, secrets)
+
+
+class AnthropicAdapter(HTTPAdapter):
+    kind = "anthropic"
+    default_base_url = "https://api.anthropic.com"
+    static_headers = {"anthropic-version": API_VERSION}
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._url = f"{self.base_url}/v1/messages"
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"x-api-key": key}
+
+
+    async def chat(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
+        payload = to_anthropic(body, target.upstream)
+        result = await self.post_json(self._url, payload, timeout=timeout)
+        if result.get("type") == "error":
+            raise error_from_event(self.name, result, self._secrets)
+        if not isinstance(result.get("content"), list):
+            raise common.bad_payload(self.name, "no content in the message")
+        return from_anthropic(result)
+
+    async def chat_stream(self, target: Target, body: dict, *, timeout: float | None = None) -> AsyncIterator[dict]:
+        payload = to_anthropic(body, target.upstream, stream=True)
+        include_usage = common.wants_usage(body)
+        cid, created, model = common.completion_id(), common.now(), target.upstream
+        tool_index: dict[int, int] = {}  # Anthropic content-block index → OpenAI tool_calls index
+        usage_seen: dict[str, Any] = {}
+
+        def make(delta: dict[str, Any], finish: str | None = None) -> dict:
+            return common.chunk(cid, created, model, [common.delta_choice(0, delta, finish)])
+
+        async for event, data in self.post_sse(self._url, payload, timeout=timeout):
+            obj = self.decode_event(data)
+            if not isinstance(obj, dict):
+                raise common.bad_payload(self.name, "a stream event is not an object")
+            kind = obj.get("type") or event
+            if kind == "message_start":
+                message = obj.get("message") or {}
+                if message.get("id"):
+                    cid = common.completion_id(message["id"])
+                model = message.get("model") or model
+                usage_seen.update(message.get("usage") or {})
+                yield make({"role": "assistant", "content": ""})
+            elif kind == "content_block_start":
+                block = obj.get("content_block") or {}
+                if block.get("type") == "tool_use":
+                    ti = tool_index[obj.get("index", 0)] = len(tool_index)
+                    yield make({"tool_calls": [{"index": ti, "id": block.get("id") or common.tool_call_id(),
+                                                "type": "function",
+                                                "function": {"name": block.get("name", ""), "arguments": ""}}]})
+                elif block.get("type") == "text" and block.get("text"):
+                    yield make({"content": block["text"]})
+            elif kind == "content_block_delta":
+                delta = obj.get("delta") or {}
+                dkind = delta.get("type")
+                if dkind == "text_delta":
+                    yield make({"content": delta.get("text", "")})
+                elif dkind == "input_json_delta":
+                    ti = tool_index.get(obj.get("index", 0))
+                    if ti is not None and delta.get("partial_json"):
+                        yield make({"tool_calls": [{"index": ti, "function": {"arguments": delta["partial_json"]}}]})
+                # thinking / signature / citation deltas have no OpenAI equivalent
+            elif kind == "message_delta":
+                usage_seen.update({k: v for k, v in (obj.get("usage") or {}).items() if v is not None})
+                reason = (obj.get("delta") or {}).get("stop_reason")
+                if reason:
+                    finish = STOP_REASONS.get(reason, "stop")
+                    if finish == "stop" and tool_index:
+                        finish = "tool_calls"
+                    yield make({}, finish)
+            elif kind == "message_stop":
+                if include_usage:
+                    yield common.chunk(cid, created, model, [], anthropic_usage(usage_seen))
+                return
+            elif kind == "error":
+                raise error_from_event(self.name, obj, self._secrets)
+            # ping, content_block_stop and unknown future events need no chunk
+        raise self.stream_cut("the stream ended before message_stop")

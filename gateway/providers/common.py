@@ -1,0 +1,377 @@
+"""Pieces every adapter shares: ids, OpenAI response/chunk builders, SSE parsing, token estimates,
+upstream-error mapping and redaction of secrets from messages.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import secrets
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any, Iterable, Mapping
+
+from gateway.errors import InvalidRequest, RETRYABLE_STATUSES, UpstreamError
+
+# Compact JSON: fewer bytes on the wire and no per-call encoder construction.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def dumps(obj: Any) -> bytes:
+    return _ENCODER.encode(obj).encode()
+
+
+def loads(data: bytes | str) -> Any:
+    return json.loads(data)
+
+
+# --------------------------------------------------------------------------- ids and timestamps
+
+
+def completion_id(suffix: str | None = None) -> str:
+    return "chatcmpl-" + (suffix or secrets.token_hex(12))
+
+
+def tool_call_id() -> str:
+    return "call_" + secrets.token_hex(12)
+
+
+def now() -> int:
+    return int(time.time())
+
+
+# --------------------------------------------------------------------------- OpenAI-shaped builders
+
+
+def usage(prompt: int, completion: int, total: int | None = None) -> dict[str, int]:
+    return {
+        "prompt_tokens": int(prompt),
+        "completion_tokens": int(completion),
+        "total_tokens": int(total if total is not None else prompt + completion),
+    }
+
+
+def message(content: str | None, tool_calls: list[dict] | None = None) -> dict[str, Any]:
+    msg: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if tool_calls:
+        msg["tool_calls"] = tool_calls
+    return msg
+
+
+def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def choice(index: int, msg: dict[str, Any], finish_reason: str) -> dict[str, Any]:
+    return {"index": index, "message": msg, "finish_reason": finish_reason, "logprobs": None}
+
+
+def completion(cid: str, model: str, choices: list[dict], use: dict | None, created: int | None = None) -> dict:
+    out: dict[str, Any] = {
+        "id": cid,
+        "object": "chat.completion",
+        "created": created if created is not None else now(),
+        "model": model,
+        "choices": choices,
+    }
+    if use is not None:
+        out["usage"] = use
+    return out
+
+
+def chunk(cid: str, created: int, model: str, choices: list[dict], use: dict | None = None) -> dict:
+    out: dict[str, Any] = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": choices,
+    }
+    if use is not None:
+        out["usage"] = use
+    return out
+
+
+def delta_choice(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    return {"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+
+
+def embedding_list(model: str, vectors: list[list[float]], prompt_tokens: int) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "model": model,
+        "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }
+
+
+def wants_usage(body: Mapping[str, Any]) -> bool:
+    """Did the client ask for a final usage chunk when streaming (``stream_options.include_usage``)?"""
+    opts = body.get("stream_options")
+    return bool(isinstance(opts, Mapping) and opts.get("include_usage"))
+
+
+def max_tokens(body: Mapping[str, Any]) -> int | None:
+    value = body.get("max_completion_tokens")
+    if value is None:
+        value = body.get("max_tokens")
+    return None if value is None else int(value)
+
+
+def stop_list(body: Mapping[str, Any]) -> list[str]:
+    stop = body.get("stop")
+    if stop is None:
+        return []
+    if isinstance(stop, str):
+        return [stop]
+    return [s for s in stop if isinstance(s, str) and s]
+
+
+# --------------------------------------------------------------------------- content helpers
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap token estimate (~4 characters a token), for providers that don't report usage and the mock."""
+    return 0 if not text else max(1, math.ceil(len(text) / 4))
+
+
+def text_of(content: Any) -> str:
+    """The text of an OpenAI message content: a string, or the text parts of a list joined."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        out = []
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") in ("text", "refusal"):
+                out.append(str(part.get("text") or part.get("refusal") or ""))
+        return "".join(out)
+    return str(content)
+
+
+def messages_text(messages: Iterable[Mapping[str, Any]]) -> str:
+    parts = []
+    for m in messages:
+        parts.append(text_of(m.get("content")))
+        for tc in m.get("tool_calls") or ():
+            fn = tc.get("function") or {}
+            parts.append(str(fn.get("name", "")) + str(fn.get("arguments", "")))
+    return "\n".join(parts)
+
+
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.S)
+
+
+def parse_data_url(url: str) -> tuple[str, str] | None:
+    """``data:image/png;base64,XXXX`` → ("image/png", "XXXX"); None when ``url`` is not a base64 data URL."""
+    m = _DATA_URL.match(url)
+    if m is None:
+        return None
+    data = m.group("data")
+    try:
+        # Validate cheaply on a prefix: a bad payload is the client's error, not a provider failure.
+        base64.b64decode(data[:64] + "=" * (-len(data[:64]) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("image data URL is not valid base64", param="messages") from None
+    return (m.group("mime") or "application/octet-stream", data)
+
+
+def parse_arguments(arguments: Any) -> dict[str, Any]:
+    """A tool call's JSON argument string → an object, as Anthropic and Gemini want.
+
+    A model can emit arguments that are not JSON (or not an object); the client echoes them back in the
+    history, and refusing the whole conversation for it would be worse than keeping the raw text.
+    """
+    if isinstance(arguments, Mapping):
+        return dict(arguments)
+    if not arguments:
+        return {}
+    try:
+        value = json.loads(arguments)
+    except (TypeError, ValueError):
+        return {"_raw_arguments": str(arguments)}
+    return value if isinstance(value, dict) else {"_raw_arguments": value}
+
+
+# --------------------------------------------------------------------------- SSE
+
+
+class SSEParser:
+    """Incremental Server-Sent Events parser (WHATWG rules): feed bytes, get (event, data) pairs.
+
+    Written by hand rather than using line iteration on the aiohttp stream because that caps a line at
+    the reader's buffer size, and one Gemini/OpenAI event can carry a large tool-call payload.
+    """
+
+    __slots__ = ("_buf", "_event", "_data")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._event = ""
+        self._data: list[str] = []
+
+    def feed(self, data: bytes) -> list[tuple[str, str]]:
+        self._buf += data
+        out: list[tuple[str, str]] = []
+        while True:
+            nl = self._buf.find(b"\n")
+            cr = self._buf.find(b"\r")
+            if nl < 0 and cr < 0:
+                break
+            if cr >= 0 and (nl < 0 or cr < nl):
+                if cr == len(self._buf) - 1:
+                    break  # a lone CR at the end may be the first half of CRLF: wait for more
+                end, skip = cr, 2 if self._buf[cr + 1 : cr + 2] == b"\n" else 1
+            else:
+                end, skip = nl, 1
+            line = self._buf[:end].decode("utf-8", "replace")
+            self._buf = self._buf[end + skip :]
+            self._line(line, out)
+        return out
+
+    def close(self) -> list[tuple[str, str]]:
+        """End of stream: dispatch a final event that was not followed by a blank line."""
+        out: list[tuple[str, str]] = []
+        if self._buf:
+            self._line(self._buf.decode("utf-8", "replace"), out)
+            self._buf = b""
+        self._line("", out)
+        return out
+
+    def _line(self, line: str, out: list[tuple[str, str]]) -> None:
+        if not line:
+            if self._data:
+                out.append((self._event or "message", "\n".join(self._data)))
+            self._event, self._data = "", []
+            return
+        if line[0] == ":":
+            return
+        field, _, value = line.partition(":")
+        if value[:1] == " ":
+            value = value[1:]
+        if field == "data":
+            self._data.append(value)
+        elif field == "event":
+            self._event = value
+
+
+# --------------------------------------------------------------------------- errors
+
+
+_QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#\"']*)\?[^\s\"']*", re.I)
+_BEARER = re.compile(r"(bearer\s+)[^\s\"',]+", re.I)
+_KEYPARAM = re.compile(r"((?:api[-_]?)?key=)[^&\s\"']+", re.I)
+
+
+def redact(text: str, secret_values: Iterable[str] = ()) -> str:
+    """Strip secrets from text that may reach a client or a log: known secret values, bearer tokens,
+    ``key=`` parameters and URL query strings."""
+    for value in secret_values:
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    text = _QUERY.sub(r"\1?…", text)
+    text = _BEARER.sub(r"\1***", text)
+    return _KEYPARAM.sub(r"\1***", text)
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from ``retry-after-ms`` (OpenAI, more precise) or ``Retry-After`` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def upstream_message(payload: Any, raw: bytes | str = b"") -> str:
+    """The human message out of an error body in any of the wire formats (OpenAI, Anthropic, Gemini)."""
+    if isinstance(payload, Mapping):
+        err = payload.get("error")
+        if isinstance(err, Mapping):
+            msg = err.get("message")
+            if msg:
+                return str(msg)
+        elif isinstance(err, str) and err:
+            return err
+        for key in ("message", "detail"):
+            if payload.get(key):
+                return str(payload[key])
+    elif isinstance(payload, list) and payload:
+        return upstream_message(payload[0], raw)  # Gemini sometimes wraps the error body in a list
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return text.strip()[:300]
+
+
+# Anthropic answers 529 when overloaded: as retryable as a 503.
+_RETRYABLE = RETRYABLE_STATUSES | {529}
+
+
+def status_error(
+    provider: str,
+    status: int,
+    raw: bytes,
+    headers: Mapping[str, str],
+    secret_values: Iterable[str] = (),
+) -> UpstreamError:
+    """Map an upstream HTTP error status onto the UpstreamError the client should see."""
+    try:
+        payload = json.loads(raw) if raw else None
+    except ValueError:
+        payload = None
+    detail = redact(upstream_message(payload, raw), secret_values)[:1000]
+    retry_after = parse_retry_after(headers)
+    common: dict[str, Any] = {
+        "upstream_status": status,
+        "provider": provider,
+        "retry_after": retry_after,
+        "retryable": status in _RETRYABLE,
+    }
+    if status in (400, 422):
+        return UpstreamError(detail or f"provider {provider!r} rejected the request",
+                             status=400, type="invalid_request_error", code="invalid_request", **common)
+    if status == 404:
+        return UpstreamError(f"provider {provider!r}: {detail or 'not found'}",
+                             status=404, type="invalid_request_error", code="not_found", **common)
+    if status == 413:
+        return UpstreamError(detail or "request too large for the provider",
+                             status=413, type="invalid_request_error", code="request_too_large", **common)
+    if status in (401, 403):
+        # The upstream key is the gateway's, not the client's: never ask the client to fix it, and don't
+        # relay the message (OpenAI echoes a masked key in it).
+        return UpstreamError(
+            f"provider {provider!r} rejected the gateway's credentials (upstream status {status}); "
+            "the gateway operator must fix the provider key",
+            status=502, code="upstream_auth_failed", **common)
+    if status == 429:
+        return UpstreamError(f"provider {provider!r} is rate limiting: {detail}".rstrip(": "),
+                             status=429, type="rate_limit_exceeded", code="rate_limit_exceeded", **common)
+    if status in (503, 529):
+        return UpstreamError(f"provider {provider!r} is unavailable ({status}): {detail}".rstrip(": "),
+                             status=503, code="upstream_unavailable", **common)
+    return UpstreamError(f"provider {provider!r} failed with status {status}: {detail}".rstrip(": "),
+                         status=502, code="upstream_error", **common)
+
+
+def bad_payload(provider: str, what: str, upstream_status: int | None = 200) -> UpstreamError:
+    """The upstream answered something that is not the JSON it should be: worth another attempt."""
+    return UpstreamError(f"provider {provider!r} sent a malformed response ({what})",
+                         upstream_status=upstream_status, provider=provider, retryable=True,
+                         status=502, code="upstream_bad_response")

@@ -1,0 +1,350 @@
+"""Adapter for Google's Gemini API (generativelanguage v1beta): OpenAI chat requests →
+``models/{model}:generateContent`` / ``:streamGenerateContent?alt=sse``, embeddings → ``:batchEmbedContents``.
+
+The key goes in the ``x-goog-api-key`` header, never in the URL, so it cannot leak through a logged URL.
+Tool results are matched to their function by name: Gemini's functionResponse carries the function name,
+not a call id, so the name is looked up from the assistant tool call with the same id earlier in the history.
+"""
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Mapping
+from urllib.parse import quote
+
+from dsl.decision import Target
+from gateway.errors import InvalidRequest
+
+from . import common
+from .base import HTTPAdapter
+
+FINISH_REASONS = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+}
+
+# JSON Schema keywords Gemini's Schema (an OpenAPI subset) rejects.
+_UNSUPPORTED_SCHEMA_KEYS = frozenset({"$schema", "$id", "additionalProperties", "strict"})
+
+
+def clean_schema(schema: Any) -> Any:
+    if isinstance(schema, Mapping):
+        return {k: clean_schema(v) for k, v in schema.items() if k not in _UNSUPPORTED_SCHEMA_KEYS}
+    if isinstance(schema, list):
+        return [clean_schema(v) for v in schema]
+    return schema
+
+
+# --------------------------------------------------------------------------- request
+
+
+def _parts(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"text": content}] if content else []
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, Mapping) else None
+        if kind == "text":
+            if part.get("text"):
+                parts.append({"text": part["text"]})
+        elif kind == "refusal":
+            if part.get("refusal"):
+                parts.append({"text": part["refusal"]})
+        elif kind == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, Mapping) else image
+            if not isinstance(url, str) or not url:
+                raise InvalidRequest("image_url part without a url", param="messages")
+            parsed = common.parse_data_url(url)
+            if parsed is not None:
+                parts.append({"inlineData": {"mimeType": parsed[0], "data": parsed[1]}})
+            else:
+                parts.append({"fileData": {"fileUri": url}})
+        elif kind == "input_audio":
+            audio = part.get("input_audio") or {}
+            parts.append({"inlineData": {"mimeType": f"audio/{audio.get('format', 'wav')}",
+                                         "data": audio.get("data", "")}})
+        else:
+            raise InvalidRequest(f"content part type {kind!r} is not supported by Gemini models", param="messages")
+    return parts
+
+
+def _function_response(content: Any) -> dict[str, Any]:
+    # Gemini wants an object; a tool's JSON object answer goes through as it is, anything else is wrapped.
+    text = common.text_of(content)
+    try:
+        value = common.loads(text)
+    except ValueError:
+        return {"content": text}
+    return value if isinstance(value, dict) else {"content": value}
+
+
+def translate_messages(messages: list[Mapping[str, Any]]) -> tuple[dict | None, list[dict[str, Any]]]:
+    """OpenAI messages → (systemInstruction, contents)."""
+    system: list[dict[str, Any]] = []
+    contents: list[dict[str, Any]] = []
+    names: dict[str, str] = {}  # tool call id → function name
+
+    def add(role: str, parts: list[dict[str, Any]]) -> None:
+        if not parts:
+            return
+        if contents and contents[-1]["role"] == role:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": role, "parts": list(parts)})
+
+    for msg in messages:
+        role = msg.get("role")
+        if role in ("system", "developer"):
+            text = common.text_of(msg.get("content"))
+            if text:
+                system.append({"text": text})
+        elif role == "user":
+            add("user", _parts(msg.get("content")))
+        elif role == "assistant":
+            parts = _parts(msg.get("content"))
+            for tc in msg.get("tool_calls") or ():
+                fn = tc.get("function") or {}
+                name = fn.get("name", "")
+                if tc.get("id"):
+                    names[tc["id"]] = name
+                parts.append({"functionCall": {"name": name, "args": common.parse_arguments(fn.get("arguments"))}})
+            add("model", parts)
+        elif role == "tool":
+            name = names.get(msg.get("tool_call_id") or "") or msg.get("name") or ""
+            if not name:
+                raise InvalidRequest("a tool message must answer a tool call earlier in the conversation",
+                                     param="messages")
+            add("user", [{"functionResponse": {"name": name, "response": _function_response(msg.get("content"))}}])
+        elif role == "function":  # the deprecated single-function form
+            add("user", [{"functionResponse": {"name": msg.get("name", ""),
+                                               "response": _function_response(msg.get("content"))}}])
+        else:
+            raise InvalidRequest(f"message role {role!r} is not supported by Gemini models", param="messages")
+    return ({"parts": system} if system else None), contents
+
+
+def _tool_config(choice: Any) -> dict[str, Any] | None:
+    if choice is None:
+        return None
+    if choice == "auto":
+        cfg: dict[str, Any] = {"mode": "AUTO"}
+    elif choice == "none":
+        cfg = {"mode": "NONE"}
+    elif choice == "required":
+        cfg = {"mode": "ANY"}
+    elif isinstance(choice, Mapping) and isinstance(choice.get("function"), Mapping):
+        cfg = {"mode": "ANY", "allowedFunctionNames": [choice["function"].get("name", "")]}
+    else:
+        raise InvalidRequest(f"tool_choice {choice!r} is not supported by Gemini models", param="tool_choice")
+    return {"functionCallingConfig": cfg}
+
+
+def to_gemini(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An OpenAI chat completion request → a Gemini GenerateContentRequest."""
+    system, contents = translate_messages(body.get("messages") or [])
+    out: dict[str, Any] = {"contents": contents}
+    if system:
+        out["systemInstruction"] = system
+    tools = body.get("tools")
+    if tools:
+        decls = []
+        for t in tools:
+            fn = t.get("function") or {}
+            decl: dict[str, Any] = {"name": fn.get("name", "")}
+            if fn.get("description"):
+                decl["description"] = fn["description"]
+            if fn.get("parameters"):
+                decl["parameters"] = clean_schema(fn["parameters"])
+            decls.append(decl)
+        out["tools"] = [{"functionDeclarations": decls}]
+        cfg = _tool_config(body.get("tool_choice"))
+        if cfg:
+            out["toolConfig"] = cfg
+    gen: dict[str, Any] = {}
+    for src, dst in (("temperature", "temperature"), ("top_p", "topP"), ("seed", "seed"),
+                     ("presence_penalty", "presencePenalty"), ("frequency_penalty", "frequencyPenalty")):
+        if body.get(src) is not None:
+            gen[dst] = body[src]
+    mt = common.max_tokens(body)
+    if mt is not None:
+        gen["maxOutputTokens"] = mt
+    stops = common.stop_list(body)
+    if stops:
+        gen["stopSequences"] = stops
+    if (body.get("n") or 1) > 1:
+        gen["candidateCount"] = body["n"]
+    fmt = body.get("response_format")
+    if isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema"):
+        gen["responseMimeType"] = "application/json"
+        schema = (fmt.get("json_schema") or {}).get("schema") if fmt["type"] == "json_schema" else None
+        if schema:
+            gen["responseSchema"] = clean_schema(schema)
+    if gen:
+        out["generationConfig"] = gen
+    return out
+
+
+# --------------------------------------------------------------------------- response
+
+
+def gemini_usage(meta: Mapping[str, Any] | None) -> dict[str, int] | None:
+    if not meta:
+        return None
+    prompt = int(meta.get("promptTokenCount") or 0)
+    # Thinking tokens are billed as output.
+    completion = int(meta.get("candidatesTokenCount") or 0) + int(meta.get("thoughtsTokenCount") or 0)
+    total = int(meta.get("totalTokenCount") or prompt + completion)
+    return common.usage(prompt, completion, total)
+
+
+def _candidate_parts(cand: Mapping[str, Any]) -> tuple[str, list[tuple[str, dict]]]:
+    texts, calls = [], []
+    for part in (cand.get("content") or {}).get("parts") or ():
+        if part.get("thought"):
+            continue  # thought summaries are not the answer
+        if "text" in part:
+            texts.append(part["text"])
+        elif "functionCall" in part:
+            fc = part["functionCall"]
+            calls.append((fc.get("name", ""), fc.get("args") or {}))
+    return "".join(texts), calls
+
+
+def _finish(cand: Mapping[str, Any], has_calls: bool) -> str | None:
+    reason = cand.get("finishReason")
+    if reason is None or reason == "FINISH_REASON_UNSPECIFIED":
+        return None
+    if has_calls and reason == "STOP":
+        return "tool_calls"
+    return FINISH_REASONS.get(reason, "stop")
+
+
+def from_gemini(resp: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """A Gemini GenerateContentResponse → an OpenAI ChatCompletion."""
+    choices = []
+    for i, cand in enumerate(resp.get("candidates") or ()):
+        text, calls = _candidate_parts(cand)
+        tool_calls = [common.tool_call(common.tool_call_id(), name, common.dumps(args).decode())
+                      for name, args in calls]
+        finish = _finish(cand, bool(calls)) or ("tool_calls" if calls else "stop")
+        content = text if (text or not calls) else None
+        choices.append(common.choice(cand.get("index", i), common.message(content, tool_calls or None), finish))
+    if not choices:
+        # The prompt itself was blocked (promptFeedback.blockReason): no candidates at all.
+        choices.append(common.choice(0, common.message(""), "content_filter"))
+    cid = common.completion_id(resp.get("responseId"))
+    return common.completion(cid, resp.get("modelVersion") or model, choices,
+                             gemini_usage(resp.get("usageMetadata")) or common.usage(0, 0))
+
+
+class GeminiAdapter(HTTPAdapter):
+    kind = "gemini"
+    default_base_url = "https://generativelanguage.googleapis.com/v1beta"
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._urls: dict[tuple[str, str], str] = {}
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"x-goog-api-key": key}
+
+    def _url(self, upstream: str, method: str) -> str:
+        url = self._urls.get((upstream, method))
+        if url is None:
+            name = upstream if upstream.startswith(("models/", "tunedModels/")) else f"models/{upstream}"
+            url = f"{self.base_url}/{quote(name, safe='/')}:{method}"
+            self._urls[(upstream, method)] = url
+        return url
+
+    async def chat(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
+        result = await self.post_json(self._url(target.upstream, "generateContent"), to_gemini(body),
+                                      timeout=timeout)
+        return from_gemini(result, target.upstream)
+
+    async def chat_stream(self, target: Target, body: dict, *, timeout: float | None = None) -> AsyncIterator[dict]:
+        url = self._url(target.upstream, "streamGenerateContent?alt=sse")
+        include_usage = common.wants_usage(body)
+        cid, created, model = common.completion_id(), common.now(), target.upstream
+        started: set[int] = set()  # candidate indexes that already got their role chunk
+        tool_counts: dict[int, int] = {}
+        finished: set[int] = set()
+        last_usage: dict[str, int] | None = None
+        async for _event, data in self.post_sse(url, to_gemini(body), timeout=timeout):
+            obj = self.decode_event(data)
+            if isinstance(obj, list):  # a JSON-array stream (alt=sse ignored): same objects
+                obj = obj[0] if obj else {}
+            if not isinstance(obj, dict):
+                raise common.bad_payload(self.name, "a stream event is not an object")
+            if "error" in obj:
+                err = obj["error"] if isinstance(obj["error"], Mapping) else {}
+                status = err.get("code") if isinstance(err.get("code"), int) else 502
+                raise common.status_error(self.name, status, data.encode(), {}, self._secrets)
+            if obj.get("responseId"):
+                cid = common.completion_id(obj["responseId"])
+            model = obj.get("modelVersion") or model
+            last_usage = gemini_usage(obj.get("usageMetadata")) or last_usage
+            candidates = obj.get("candidates") or ()
+            if not candidates and (obj.get("promptFeedback") or {}).get("blockReason"):
+                yield common.chunk(cid, created, model,
+                                   [common.delta_choice(0, {"role": "assistant", "content": ""}, "content_filter")])
+                finished.add(0)
+                continue
+            out = []
+            for i, cand in enumerate(candidates):
+                idx = cand.get("index", i)
+                text, calls = _candidate_parts(cand)
+                delta: dict[str, Any] = {}
+                if idx not in started:
+                    started.add(idx)
+                    delta["role"] = "assistant"
+                if text or "role" in delta:
+                    delta["content"] = text
+                if calls:
+                    # Gemini sends each function call whole, never split across events.
+                    base = tool_counts.get(idx, 0)
+                    delta["tool_calls"] = [
+                        {"index": base + k, "id": common.tool_call_id(), "type": "function",
+                         "function": {"name": name, "arguments": common.dumps(args).decode()}}
+                        for k, (name, args) in enumerate(calls)]
+                    tool_counts[idx] = base + len(calls)
+                finish = _finish(cand, tool_counts.get(idx, 0) > 0)
+                if finish:
+                    finished.add(idx)
+                if delta or finish:
+                    out.append(common.delta_choice(idx, delta, finish))
+            if out:
+                yield common.chunk(cid, created, model, out)
+        if not finished:
+            raise self.stream_cut("the stream ended before a finish reason")
+        if include_usage:
+            yield common.chunk(cid, created, model, [], last_usage or common.usage(0, 0))
+
+    async def embed(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
+        inputs = body.get("input")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
+            raise InvalidRequest("Gemini embeddings take a string or a list of strings", param="input")
+        name = target.upstream if target.upstream.startswith("models/") else f"models/{target.upstream}"
+        dims = body.get("dimensions")
+        requests = []
+        for text in inputs:
+            req: dict[str, Any] = {"model": name, "content": {"parts": [{"text": text}]}}
+            if dims:
+                req["outputDimensionality"] = dims
+            requests.append(req)
+        result = await self.post_json(self._url(target.upstream, "batchEmbedContents"), {"requests": requests},
+                                      timeout=timeout)
+        embeddings = result.get("embeddings")
+        if not isinstance(embeddings, list) or len(embeddings) != len(inputs):
+            raise common.bad_payload(self.name, "embeddings missing from the answer")
+        vectors = [list(e.get("values") or []) for e in embeddings]
+        tokens = sum(common.estimate_tokens(t) for t in inputs)  # Gemini does not report embedding usage
+        return common.embedding_list(target.upstream, vectors, tokens)
