@@ -1,0 +1,258 @@
+"""Live status of every upstream model — latency and error-rate EWMAs, in-flight count, counters — and
+the circuit breaker the executor consults before it walks a plan.
+
+One ``ModelStatus`` per upstream deployment, keyed by ``(provider, upstream)``: two policy aliases that
+name the same deployment share one breaker, because it is the deployment that is slow or down, not the
+name. The aliases seen are kept for ``snapshot()``.
+
+Breaker::
+
+    closed ──N consecutive failures──▶ open ──cooldown elapsed──▶ half_open (one probe at a time)
+      ▲                                  ▲                             │
+      └──────────── success ─────────────┼──────── success ────────────┤
+                                         └──────── failure ────────────┘
+
+Only failures that say something about the upstream count: a client error (a non-retryable 4xx other
+than 408/429, e.g. the upstream rejected a malformed request) is counted as a request but moves neither
+the error rate nor the breaker. Cancellation (the client went away) records nothing but the in-flight
+decrement.
+
+Everything hangs off a ``HealthBoard`` the app owns; it is meant for one event loop (no locks: every
+update is a handful of attribute writes between awaits).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from dsl.decision import Target
+from gateway.errors import GatewayError
+
+CLOSED = "closed"
+OPEN = "open"
+HALF_OPEN = "half_open"
+
+# Client-facing 4xx statuses that still blame the upstream (it timed out or throttled us).
+_UPSTREAM_4XX = frozenset({408, 429})
+
+
+def error_code(err: BaseException) -> str:
+    """The short code an attempt is recorded under: the GatewayError's code, else the exception's name."""
+    if isinstance(err, GatewayError):
+        return err.code or type(err).__name__
+    return "internal_error"
+
+
+def is_client_fault(err: BaseException) -> bool:
+    """Did this failure come from the request rather than the upstream? (Never trips a breaker.)"""
+    if not isinstance(err, GatewayError):
+        return False
+    status = err.status
+    return 400 <= status < 500 and status not in _UPSTREAM_4XX
+
+
+class ModelStatus:
+    """Live figures and breaker state of one upstream deployment."""
+
+    __slots__ = (
+        "provider", "upstream", "model", "aliases", "latency_ewma_ms", "error_rate", "in_flight",
+        "last_error", "requests", "failures", "client_errors", "consecutive_failures", "state",
+        "opened_at", "probing", "_board",
+    )
+
+    def __init__(self, board: HealthBoard, provider: str, upstream: str, model: str) -> None:
+        self._board = board
+        self.provider = provider
+        self.upstream = upstream
+        self.model = model  # the first alias seen; `aliases` has them all
+        self.aliases: list[str] = [model]
+        self.latency_ewma_ms: float | None = None  # None until the first success: "unknown"
+        self.error_rate = 0.0
+        self.in_flight = 0
+        self.last_error: str | None = None
+        self.requests = 0
+        self.failures = 0
+        self.client_errors = 0
+        self.consecutive_failures = 0
+        self.state = CLOSED
+        self.opened_at = 0.0
+        self.probing = False  # a half-open probe is in flight
+
+    # ----------------------------------------------------------------- breaker
+
+    def circuit(self) -> str:
+        """The breaker state now (an open breaker whose cooldown has passed reads as half_open)."""
+        if self.state == OPEN and self._board.clock() - self.opened_at >= self._board.cooldown:
+            self.state = HALF_OPEN
+            self.probing = False
+        return self.state
+
+    def is_available(self) -> bool:
+        """Should a new attempt go here ahead of others? Closed: yes; open: no; half-open: if no probe runs."""
+        state = self.state
+        if state == CLOSED:
+            return True
+        return self.circuit() == HALF_OPEN and not self.probing
+
+    def _open(self) -> None:
+        self.state = OPEN
+        self.opened_at = self._board.clock()
+        self.probing = False
+
+    # ----------------------------------------------------------------- outcomes
+
+    def success(self, latency_ms: float) -> None:
+        b = self._board
+        self.requests += 1
+        prev = self.latency_ewma_ms
+        self.latency_ewma_ms = latency_ms if prev is None else prev + b.latency_alpha * (latency_ms - prev)
+        self.error_rate -= b.error_alpha * self.error_rate
+        self.consecutive_failures = 0
+        if self.state != CLOSED:
+            self.state = CLOSED
+            self.probing = False
+
+    def failure(self, err: BaseException) -> None:
+        self.requests += 1
+        code = error_code(err)
+        if is_client_fault(err):
+            # The upstream answered; the request was at fault. Visible, but not held against the model.
+            self.client_errors += 1
+            self.last_error = code
+            return
+        b = self._board
+        self.failures += 1
+        self.last_error = code
+        self.error_rate += b.error_alpha * (1.0 - self.error_rate)
+        self.consecutive_failures += 1
+        state = self.state
+        if state == CLOSED:
+            if self.consecutive_failures >= b.failure_threshold:
+                self._open()
+        elif state == HALF_OPEN or self.circuit() == HALF_OPEN:
+            self._open()  # the probe (or a last-resort attempt) failed: another full cooldown
+        else:
+            # A last-resort attempt on an open breaker failed: restart the cooldown from now.
+            self.opened_at = b.clock()
+
+    def as_json(self) -> dict[str, Any]:
+        latency = self.latency_ewma_ms
+        return {
+            "model": self.model,
+            "aliases": list(self.aliases),
+            "provider": self.provider,
+            "upstream": self.upstream,
+            "latency_ewma_ms": None if latency is None else round(latency, 3),
+            "error_rate": round(self.error_rate, 6),
+            "in_flight": self.in_flight,
+            "circuit": self.circuit(),
+            "requests": self.requests,
+            "failures": self.failures,
+            "client_errors": self.client_errors,
+            "consecutive_failures": self.consecutive_failures,
+            "last_error": self.last_error,
+        }
+
+
+class Ticket:
+    """One attempt in flight on one model: end it with ``ok``, ``fail`` or ``release`` (exactly once).
+
+    Also a context manager that releases on exit if neither ``ok`` nor ``fail`` was called, so an
+    exception or a cancellation can never leak an in-flight count or a half-open probe slot.
+    """
+
+    __slots__ = ("status", "probe", "done")
+
+    def __init__(self, status: ModelStatus, probe: bool) -> None:
+        self.status = status
+        self.probe = probe
+        self.done = False
+
+    def _end(self) -> bool:
+        if self.done:
+            return False
+        self.done = True
+        s = self.status
+        s.in_flight -= 1
+        if self.probe:
+            s.probing = False
+        return True
+
+    def ok(self, latency_ms: float) -> None:
+        if self._end():
+            self.status.success(latency_ms)
+
+    def fail(self, err: BaseException) -> None:
+        if self._end():
+            self.status.failure(err)
+
+    def release(self) -> None:
+        """End without a verdict (the client went away): only the in-flight count and probe slot."""
+        self._end()
+
+    def __enter__(self) -> Ticket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._end()
+
+
+class HealthBoard:
+    """Every ModelStatus of the gateway. Owned by the app; the executor and /admin/models/status read it."""
+
+    def __init__(self, *, failure_threshold: int = 5, cooldown: float = 10.0, latency_alpha: float = 0.2,
+                 error_alpha: float = 0.2, clock: Callable[[], float] = time.monotonic) -> None:
+        if failure_threshold < 1:
+            raise ValueError("failure_threshold must be at least 1")
+        self.failure_threshold = failure_threshold
+        self.cooldown = float(cooldown)
+        self.latency_alpha = latency_alpha
+        self.error_alpha = error_alpha
+        self.clock = clock
+        self._by_key: dict[tuple[str, str], ModelStatus] = {}
+        # Memo Target → status so the hot path is one dict lookup; bounded by the Targets policies name.
+        self._by_target: dict[Target, ModelStatus] = {}
+
+    def status(self, target: Target) -> ModelStatus:
+        s = self._by_target.get(target)
+        if s is None:
+            s = self._add(target)
+        return s
+
+    def _add(self, target: Target) -> ModelStatus:
+        key = (target.provider, target.upstream)
+        s = self._by_key.get(key)
+        if s is None:
+            s = self._by_key[key] = ModelStatus(self, target.provider, target.upstream, target.model)
+        elif target.model not in s.aliases:
+            s.aliases.append(target.model)
+        self._by_target[target] = s
+        return s
+
+    def start(self, target: Target) -> Ticket:
+        """An attempt on ``target`` begins: in-flight + 1; takes the probe slot if the breaker is half-open."""
+        s = self.status(target)
+        s.in_flight += 1
+        probe = False
+        if s.state != CLOSED and s.circuit() == HALF_OPEN and not s.probing:
+            s.probing = probe = True
+        return Ticket(s, probe)
+
+    def success(self, target: Target, latency_ms: float) -> None:
+        self.status(target).success(latency_ms)
+
+    def failure(self, target: Target, err: BaseException) -> None:
+        self.status(target).failure(err)
+
+    def is_available(self, target: Target) -> bool:
+        return self.status(target).is_available()
+
+    def latency(self, target: Target) -> float | None:
+        return self.status(target).latency_ewma_ms
+
+    def in_flight(self, target: Target) -> int:
+        return self.status(target).in_flight
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every known model's figures, ordered by provider then upstream (for /admin/models/status)."""
+        return [self._by_key[k].as_json() for k in sorted(self._by_key)]
