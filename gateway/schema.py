@@ -1,0 +1,471 @@
+"""Request validation for the OpenAI surface: JSON body → checked dict, or a 400 naming the field OpenAI-style.
+
+    body = parse_json(raw)          # bytes → dict; malformed / non-object / non-UTF-8 → InvalidRequest
+    validate_chat(body)             # → the same dict (never re-serialised), or InvalidRequest(param=...)
+    validate_embeddings(body)
+
+The models are pydantic v2 with ``extra="allow"``, so fields OpenAI adds later pass through untouched.
+Scalars are strict (``"0.5"`` is not a temperature, ``1`` is not ``true``). Every union is *tagged* by a
+callable discriminator whose tags contain ``:``; that keeps pydantic from reporting one error per union
+member and lets `_param` drop the tags from an error's location, so ``('messages', 2, 'role:user',
+'content', 'str:')`` becomes ``messages[2].content``. The TypeAdapters are built once at import (they are
+immutable, so this is not mutable module state); validating a typical request costs a few microseconds.
+"""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from .errors import InvalidRequest
+
+ROLES = ("system", "developer", "user", "assistant", "tool")
+
+Number = StrictFloat  # strict float accepts ints and rejects bools and strings
+NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow", ser_json_inf_nan="null")
+
+
+# --------------------------------------------------------------------------- tagging helpers
+
+
+def _type_tag(value: Any) -> str | None:
+    """Tag of a ``{"type": ...}`` object: ``type:<value>``; None (→ tag error) when it has no string type."""
+    if isinstance(value, dict):
+        t = value.get("type")
+        if isinstance(t, str):
+            return "type:" + t
+    return None
+
+
+def _str_or_list(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "str:"
+    if isinstance(value, list):
+        return "list:"
+    return None
+
+
+def _role_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        role = value.get("role")
+        if isinstance(role, str) and role in ROLES:
+            return "role:" + role
+    return None
+
+
+def _str_or_obj(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "str:"
+    if isinstance(value, dict):
+        return "obj:"
+    return None
+
+
+def _tagged(*arms: tuple[Any, str], disc: Any, message: str, error: str = "invalid_union") -> Any:
+    return Annotated[
+        Union[tuple(Annotated[t, Tag(tag)] for t, tag in arms)],  # type: ignore[misc]
+        Discriminator(disc, custom_error_type=error, custom_error_message=message),
+    ]
+
+
+# --------------------------------------------------------------------------- content parts
+
+
+class TextPart(_Open):
+    type: Literal["text"]
+    text: StrictStr
+
+
+class ImageURL(_Open):
+    url: StrictStr
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImagePart(_Open):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class InputAudio(_Open):
+    data: StrictStr
+    format: Literal["wav", "mp3"]
+
+
+class AudioPart(_Open):
+    type: Literal["input_audio"]
+    input_audio: InputAudio
+
+
+class FileRef(_Open):
+    file_data: StrictStr | None = None
+    file_id: StrictStr | None = None
+    filename: StrictStr | None = None
+
+
+class FilePart(_Open):
+    type: Literal["file"]
+    file: FileRef
+
+
+class RefusalPart(_Open):
+    type: Literal["refusal"]
+    refusal: StrictStr
+
+
+UserPart = _tagged((TextPart, "type:text"), (ImagePart, "type:image_url"), (AudioPart, "type:input_audio"),
+                   (FilePart, "type:file"), disc=_type_tag,
+                   message="a user content part must have type 'text', 'image_url', 'input_audio' or 'file'")
+TextOnlyPart = _tagged((TextPart, "type:text"), disc=_type_tag, message="content parts here must have type 'text'")
+AssistantPart = _tagged((TextPart, "type:text"), (RefusalPart, "type:refusal"), disc=_type_tag,
+                        message="an assistant content part must have type 'text' or 'refusal'")
+
+_CONTENT_MSG = "content must be a string or a non-empty array of content parts"
+UserContent = _tagged((StrictStr, "str:"), (Annotated[list[UserPart], Field(min_length=1)], "list:"),
+                      disc=_str_or_list, message=_CONTENT_MSG)
+TextContent = _tagged((StrictStr, "str:"), (Annotated[list[TextOnlyPart], Field(min_length=1)], "list:"),
+                      disc=_str_or_list, message=_CONTENT_MSG)
+AssistantContent = _tagged((StrictStr, "str:"), (list[AssistantPart], "list:"),
+                           disc=_str_or_list, message=_CONTENT_MSG)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+class FunctionCall(_Open):
+    name: StrictStr
+    arguments: StrictStr
+
+
+class ToolCall(_Open):
+    id: StrictStr
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class SystemMessage(_Open):
+    role: Literal["system"]
+    content: TextContent
+    name: StrictStr | None = None
+
+
+class DeveloperMessage(_Open):
+    role: Literal["developer"]
+    content: TextContent
+    name: StrictStr | None = None
+
+
+class UserMessage(_Open):
+    role: Literal["user"]
+    content: UserContent
+    name: StrictStr | None = None
+
+
+class AssistantMessage(_Open):
+    role: Literal["assistant"]
+    content: AssistantContent | None = None
+    name: StrictStr | None = None
+    refusal: StrictStr | None = None
+    tool_calls: list[ToolCall] | None = None
+    function_call: FunctionCall | None = None
+
+
+class ToolMessage(_Open):
+    role: Literal["tool"]
+    content: TextContent
+    tool_call_id: StrictStr
+
+
+Message = _tagged(
+    (SystemMessage, "role:system"), (DeveloperMessage, "role:developer"), (UserMessage, "role:user"),
+    (AssistantMessage, "role:assistant"), (ToolMessage, "role:tool"), disc=_role_tag, error="invalid_role",
+    message="role must be one of 'system', 'developer', 'user', 'assistant', 'tool'",
+)
+
+
+# --------------------------------------------------------------------------- tools and formats
+
+
+class FunctionDef(_Open):
+    name: Annotated[StrictStr, Field(pattern=NAME_PATTERN)]
+    description: StrictStr | None = None
+    parameters: dict[str, Any] | None = None
+    strict: StrictBool | None = None
+
+
+class Tool(_Open):
+    type: Literal["function"]
+    function: FunctionDef
+
+
+class NamedFunction(_Open):
+    name: StrictStr
+
+
+class NamedToolChoice(_Open):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+ToolChoice = _tagged((Literal["none", "auto", "required"], "str:"), (NamedToolChoice, "obj:"), disc=_str_or_obj,
+                     message="tool_choice must be 'none', 'auto', 'required' or "
+                             "{\"type\": \"function\", \"function\": {\"name\": ...}}")
+
+
+class FormatText(_Open):
+    type: Literal["text"]
+
+
+class FormatJsonObject(_Open):
+    type: Literal["json_object"]
+
+
+class JsonSchemaSpec(_Open):
+    name: Annotated[StrictStr, Field(pattern=NAME_PATTERN)]
+    description: StrictStr | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    strict: StrictBool | None = None
+
+
+class FormatJsonSchema(_Open):
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaSpec
+
+
+ResponseFormat = _tagged((FormatText, "type:text"), (FormatJsonObject, "type:json_object"),
+                         (FormatJsonSchema, "type:json_schema"), disc=_type_tag,
+                         message="response_format.type must be 'text', 'json_object' or 'json_schema'")
+
+Stop = _tagged((StrictStr, "str:"), (Annotated[list[StrictStr], Field(min_length=1, max_length=4)], "list:"),
+               disc=_str_or_list, message="stop must be a string or an array of at most 4 strings")
+
+
+class StreamOptions(_Open):
+    include_usage: StrictBool | None = None
+
+
+# --------------------------------------------------------------------------- request bodies
+
+
+class ChatCompletionRequest(_Open):
+    model: Annotated[StrictStr, Field(min_length=1)]
+    messages: Annotated[list[Message], Field(min_length=1)]
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: StrictBool | None = None
+    response_format: ResponseFormat | None = None
+    n: Annotated[StrictInt, Field(ge=1, le=128)] | None = None
+    temperature: Annotated[Number, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[Number, Field(ge=0, le=1)] | None = None
+    presence_penalty: Annotated[Number, Field(ge=-2, le=2)] | None = None
+    frequency_penalty: Annotated[Number, Field(ge=-2, le=2)] | None = None
+    max_tokens: Annotated[StrictInt, Field(ge=1)] | None = None
+    max_completion_tokens: Annotated[StrictInt, Field(ge=1)] | None = None
+    stop: Stop | None = None
+    seed: StrictInt | None = None
+    user: StrictStr | None = None
+    logprobs: StrictBool | None = None
+    top_logprobs: Annotated[StrictInt, Field(ge=0, le=20)] | None = None
+    logit_bias: dict[str, Annotated[Number, Field(ge=-100, le=100)]] | None = None
+    stream: StrictBool | None = None
+    stream_options: StreamOptions | None = None
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> ChatCompletionRequest:
+        if self.top_logprobs is not None and not self.logprobs:
+            raise _FieldError("top_logprobs", "'logprobs' must be true when 'top_logprobs' is set")
+        if self.stream_options is not None and not self.stream:
+            raise _FieldError("stream_options", "'stream_options' is only allowed when 'stream' is true")
+        if self.tool_choice is not None and not isinstance(self.tool_choice, str) and not self.tools:
+            raise _FieldError("tool_choice", "a named 'tool_choice' needs 'tools'")
+        return self
+
+
+def _embedding_input_tag(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "str:"
+    if isinstance(value, list):
+        if not value:
+            return "strs:"  # the min_length check reports it
+        first = value[0]
+        if isinstance(first, str):
+            return "strs:"
+        if isinstance(first, int) and not isinstance(first, bool):
+            return "ints:"
+        if isinstance(first, list):
+            return "nested:"
+    return None
+
+
+EmbeddingInput = _tagged(
+    (Annotated[StrictStr, Field(min_length=1)], "str:"),
+    (Annotated[list[Annotated[StrictStr, Field(min_length=1)]], Field(min_length=1, max_length=2048)], "strs:"),
+    (Annotated[list[Annotated[StrictInt, Field(ge=0)]], Field(min_length=1)], "ints:"),
+    (Annotated[list[Annotated[list[Annotated[StrictInt, Field(ge=0)]], Field(min_length=1)]],
+               Field(min_length=1, max_length=2048)], "nested:"),
+    disc=_embedding_input_tag,
+    message="input must be a non-empty string, array of strings, array of token ids, or array of token arrays",
+)
+
+
+class EmbeddingsRequest(_Open):
+    model: Annotated[StrictStr, Field(min_length=1)]
+    input: EmbeddingInput
+    dimensions: Annotated[StrictInt, Field(ge=1)] | None = None
+    encoding_format: Literal["float", "base64"] | None = None
+    user: StrictStr | None = None
+
+
+class _FieldError(ValueError):
+    """A cross-field check that knows which parameter to blame."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+        self.message = message
+
+
+CHAT = TypeAdapter(ChatCompletionRequest)
+EMBEDDINGS = TypeAdapter(EmbeddingsRequest)
+
+
+# --------------------------------------------------------------------------- errors → OpenAI params
+
+
+def _param(loc: tuple[Any, ...]) -> str | None:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and ":" in part:
+            continue  # a union tag, not a field
+        else:
+            out += ("." if out else "") + str(part)
+    return out or None
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _as_invalid(exc: ValidationError, body: dict) -> InvalidRequest:
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(err.get("loc", ()))
+    ctx = err.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, _FieldError):
+        return InvalidRequest(f"Invalid value for '{inner.param}': {inner.message}.", param=inner.param)
+    etype = err.get("type", "")
+    if etype == "invalid_role":
+        item = body
+        for part in loc:
+            try:
+                item = item[part]
+            except (KeyError, IndexError, TypeError):
+                item = None
+                break
+        param = _param(loc)
+        if isinstance(item, dict):
+            role = item.get("role")
+            param = f"{param}.role"
+            if role is None:
+                return InvalidRequest(f"Missing required parameter: '{param}'.", param=param,
+                                      code="missing_required_parameter")
+            return InvalidRequest(f"Invalid value: {_short(role)}. Supported values are: 'system', 'developer', "
+                                  f"'user', 'assistant', and 'tool'.", param=param, code="invalid_value")
+        return InvalidRequest(f"Invalid type for '{param}': expected an object, but got {_short(item)}.",
+                              param=param, code="invalid_type")
+    param = _param(loc)
+    if etype == "missing":
+        return InvalidRequest(f"Missing required parameter: '{param}'.", param=param,
+                              code="missing_required_parameter")
+    msg = err.get("msg", "invalid value")
+    if "input" in err and etype not in ("too_short", "too_long"):
+        msg = f"{msg} (got {_short(err['input'])})"
+    elif etype == "too_short" and isinstance(err.get("input"), list) and not err["input"]:
+        msg = "expected a non-empty array, but got an empty array"
+    return InvalidRequest(f"Invalid value for '{param}': {msg}.", param=param, code="invalid_value")
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes) -> dict[str, Any]:
+    """Decode a request body: UTF-8 JSON holding an object. Anything else → InvalidRequest."""
+    if not raw:
+        raise InvalidRequest("The request body is empty; expected a JSON object.", code="invalid_json")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid UTF-8 (byte {exc.start}).",
+                             code="invalid_encoding") from None
+    try:
+        value = json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        raise InvalidRequest("The request body is nested too deeply.", code="invalid_json") from None
+    except ValueError as exc:
+        raise InvalidRequest(f"We could not parse the JSON body of your request: {exc}.",
+                             code="invalid_json") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(value)}.",
+                             code="invalid_json")
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+def _validate(adapter: TypeAdapter, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"The request body must be a JSON object, not {_json_kind(body)}.",
+                             code="invalid_json")
+    try:
+        adapter.validate_python(body)
+    except ValidationError as exc:
+        raise _as_invalid(exc, body) from None
+    except RecursionError:
+        raise InvalidRequest("The request body is nested too deeply.", code="invalid_json") from None
+    return body
+
+
+def validate_chat(body: Any) -> dict[str, Any]:
+    """Check a chat-completions body; returns it unchanged (the dict to forward)."""
+    return _validate(CHAT, body)
+
+
+def validate_embeddings(body: Any) -> dict[str, Any]:
+    """Check an embeddings body; returns it unchanged."""
+    return _validate(EMBEDDINGS, body)
