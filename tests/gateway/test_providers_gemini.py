@@ -1,0 +1,158 @@
+"""Gemini adapter: OpenAI → generateContent translation, responses, SSE streams and embeddings,
+against the fake Gemini server."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dsl.decision import Target
+from gateway.providers import make_adapter
+from gateway.providers.gemini import to_gemini
+from tests.gateway.fakes import (Behaviour, FakeUpstream, assemble, collect, run, validate_chat, validate_chunk,
+                                 validate_embeddings)
+
+T = Target("flash", "google", "gemini-2.0-flash")
+JPEG = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD"
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeUpstream("gemini", key="AIza-secret-gem") as f:
+        yield f
+
+
+@pytest.fixture(autouse=True)
+def _clean(request):
+    if "fake" in request.fixturenames:
+        request.getfixturevalue("fake").clear()
+
+
+def call(fake, method, body, target=T, **kw):
+    async def go():
+        adapter = make_adapter(fake.provider(), fake.env)
+        try:
+            if method == "stream":
+                return await collect(adapter.chat_stream(target, body, **kw))
+            return await getattr(adapter, method)(target, body, **kw)
+        finally:
+            await adapter.aclose()
+    return run(go())
+
+
+CONVERSATION = {
+    "model": "gemini-2.0-flash",
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "text": "What is in the picture, and the weather?"},
+                                     {"type": "image_url", "image_url": {"url": JPEG}}]},
+        {"role": "assistant", "content": "Checking.", "tool_calls": [
+            {"id": "call_9", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Oslo"}'}}]},
+        {"role": "tool", "tool_call_id": "call_9", "content": '{"temp": 3}'},
+        {"role": "user", "content": "And tomorrow?"},
+    ],
+    "tools": [{"type": "function", "function": {
+        "name": "weather", "description": "Weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+                       "additionalProperties": False}}}],
+    "tool_choice": "required",
+    "temperature": 0.2, "top_p": 0.8, "max_tokens": 100, "stop": ["END"], "n": 2, "seed": 7,
+    "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
+}
+
+
+def test_request_translation(fake):
+    reply = call(fake, "chat", CONVERSATION)
+    validate_chat(reply)
+    req = fake.last
+    assert req.path == "/v1beta/models/gemini-2.0-flash:generateContent"
+    assert req.headers["x-goog-api-key"] == "AIza-secret-gem" and "key" not in req.query
+    sent = req.json
+    assert sent["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+    assert [c["role"] for c in sent["contents"]] == ["user", "model", "user"]
+    assert sent["contents"][0]["parts"][1] == {"inlineData": {"mimeType": "image/jpeg",
+                                                              "data": JPEG.split(",", 1)[1]}}
+    assert sent["contents"][1]["parts"] == [{"text": "Checking."},
+                                            {"functionCall": {"name": "weather", "args": {"city": "Oslo"}}}]
+    assert sent["contents"][2]["parts"] == [{"functionResponse": {"name": "weather", "response": {"temp": 3}}},
+                                            {"text": "And tomorrow?"}]
+    decl = sent["tools"][0]["functionDeclarations"][0]
+    assert decl["name"] == "weather" and "additionalProperties" not in decl["parameters"]
+    assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
+    assert sent["generationConfig"] == {"temperature": 0.2, "topP": 0.8, "seed": 7, "maxOutputTokens": 100,
+                                        "stopSequences": ["END"], "candidateCount": 2,
+                                        "responseMimeType": "application/json",
+                                        "responseSchema": {"type": "object"}}
+    assert len(reply["choices"]) == 2
+
+
+def test_tool_choice_named_function_and_text_tool_result():
+    body = {"messages": [{"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "plain text"}],
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+        "tool_choice": {"type": "function", "function": {"name": "f"}}}
+    out = to_gemini(body)
+    assert out["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["f"]}}
+    assert out["contents"][1]["parts"][0]["functionResponse"] == {"name": "f", "response": {"content": "plain text"}}
+    assert to_gemini({"messages": [], "tool_choice": "none", "tools": body["tools"]})["toolConfig"] == {
+        "functionCallingConfig": {"mode": "NONE"}}
+
+
+def test_response_text_usage_and_finish(fake):
+    fake.queue(Behaviour(text="A cat.", usage=(30, 3)))
+    reply = call(fake, "chat", {"messages": [{"role": "user", "content": "hi"}]})
+    validate_chat(reply)
+    assert reply["choices"][0]["message"]["content"] == "A cat." and reply["choices"][0]["finish_reason"] == "stop"
+    assert reply["usage"] == {"prompt_tokens": 30, "completion_tokens": 3, "total_tokens": 33}
+    for native, finish in (("MAX_TOKENS", "length"), ("SAFETY", "content_filter"), ("RECITATION", "content_filter")):
+        fake.queue(Behaviour(finish=native))
+        assert call(fake, "chat", {"messages": [{"role": "user", "content": "hi"}]})["choices"][0]["finish_reason"] == finish
+
+
+def test_response_function_calls(fake):
+    fake.queue(Behaviour(tool_calls=[("weather", {"city": "Oslo"}), ("time", {"tz": "CET"})]))
+    reply = call(fake, "chat", {"messages": [{"role": "user", "content": "hi"}]})
+    validate_chat(reply)
+    choice = reply["choices"][0]
+    assert choice["finish_reason"] == "tool_calls" and choice["message"]["content"] is None
+    calls = choice["message"]["tool_calls"]
+    assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls] == [
+        ("weather", {"city": "Oslo"}), ("time", {"tz": "CET"})]
+    assert len({c["id"] for c in calls}) == 2
+
+
+def test_stream_text_and_usage(fake):
+    fake.queue(Behaviour(text="one two three", usage=(9, 3)))
+    chunks = call(fake, "stream", {"messages": [{"role": "user", "content": "hi"}],
+                                   "stream_options": {"include_usage": True}})
+    for c in chunks:
+        validate_chunk(c)
+    assert fake.last.path == "/v1beta/models/gemini-2.0-flash:streamGenerateContent" and fake.last.query["alt"] == "sse"
+    folded = assemble(chunks)
+    assert folded[0]["role"] == "assistant" and folded[0]["content"] == "one two three"
+    assert folded[0]["finish_reason"] == "stop"
+    assert chunks[-1]["choices"] == [] and folded["usage"]["total_tokens"] == 12
+
+
+def test_stream_function_call(fake):
+    fake.queue(Behaviour(tool_calls=[("weather", {"city": "Oslo"})]))
+    chunks = call(fake, "stream", {"messages": [{"role": "user", "content": "hi"}]})
+    for c in chunks:
+        validate_chunk(c)
+    folded = assemble(chunks)
+    assert folded["usage"] is None
+    call0 = folded[0]["tool_calls"][0]
+    assert call0["name"] == "weather" and json.loads(call0["arguments"]) == {"city": "Oslo"} and call0["id"]
+    assert folded[0]["finish_reason"] == "tool_calls"
+
+
+def test_embeddings(fake):
+    t = Target("emb", "google", "text-embedding-004")
+    reply = call(fake, "embed", {"model": "text-embedding-004", "input": ["alpha", "beta"], "dimensions": 5}, target=t)
+    validate_embeddings(reply)
+    assert fake.last.path == "/v1beta/models/text-embedding-004:batchEmbedContents"
+    reqs = fake.last.json["requests"]
+    assert reqs[0] == {"model": "models/text-embedding-004", "content": {"parts": [{"text": "alpha"}]},
+                       "outputDimensionality": 5}
+    assert [len(d["embedding"]) for d in reply["data"]] == [5, 5] and reply["usage"]["prompt_tokens"] > 0
