@@ -157,8 +157,11 @@ class HTTPAdapter(Adapter):
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
-        if session is not None and not session.closed:
-            await session.close()
+        if session is None or session.closed:
+            return
+        if self._session_loop is not asyncio.get_running_loop():
+            return  # made in a loop that is gone: its sockets went with it, nothing left to close here
+        await session.close()
 
     # ----------------------------------------------------------------- transport
 

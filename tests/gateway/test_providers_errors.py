@@ -64,6 +64,7 @@ def attempt(fake, *, stream=False, timeout=None, provider=None, env=None, body=B
     (502, 502, "upstream_error", True),
     (503, 503, "upstream_unavailable", True),
     (504, 502, "upstream_error", True),
+    (529, 503, "upstream_unavailable", True),  # Anthropic's "overloaded"
 ])
 @pytest.mark.parametrize("stream", [False, True])
 def test_status_mapping(fake, upstream, status, code, retryable, stream):
