@@ -1,0 +1,377 @@
+"""Executes a Decision: orders the plan's targets by strategy and live health, calls the adapters with a
+per-attempt timeout, retries with backoff, honours Retry-After, and fails over down the chain.
+
+How one failure is handled (``err`` is what the adapter raised):
+
+    retryable (err.retryable, or its upstream status is in plan.retry_on)
+        → the same target again after backoff (full jitter, or at least Retry-After when that is
+          ≤ max_retry_after; a longer Retry-After moves on at once), up to 1 + plan.retries attempts,
+          then the next target
+    not retryable, the client's fault (a 4xx other than 408/429: the upstream rejected the request)
+        → the walk stops and the error goes to the client as it is
+    not retryable, the gateway's side (bad provider key, missing adapter, ...)
+        → no point repeating it: the next target at once
+
+When every target failed, the last error is raised with its client-facing status kept and a message
+that counts the attempts. Every raised GatewayError carries ``.attempts`` (tuple[Attempt, ...]) so the
+HTTP layer can report them on errors too.
+
+Streams fail over only until the first chunk: ``stream()`` returns once a chunk is in hand, and a
+failure after that surfaces from ``StreamOutcome.rest`` as UpstreamConnect ``stream_interrupted``.
+"""
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
+
+from dsl.decision import Decision, Target
+from gateway.errors import GatewayError, NotFound, UpstreamConnect, UpstreamError
+from gateway.health import HealthBoard, Ticket, error_code, is_client_fault
+from gateway.providers.base import Adapter
+
+_perf = time.perf_counter
+_CHAT, _EMBED, _STREAM = 0, 1, 2
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One call to one target. ``outcome`` is "ok" or the error code; ``upstream_status`` is the status
+    of an upstream error reply (None on success, or when nothing came back)."""
+
+    target: Target
+    outcome: str
+    upstream_status: int | None
+    latency_ms: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {"target": self.target.as_json(), "outcome": self.outcome,
+                "upstream_status": self.upstream_status, "latency_ms": round(self.latency_ms, 3)}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A served request: the OpenAI-shaped response (``model`` set to the policy's alias), who served it,
+    and every attempt it took."""
+
+    response: dict
+    target: Target
+    attempts: tuple[Attempt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOutcome:
+    """An opened stream: ``first`` chunk already received, ``rest`` yields the others.
+
+    Iterate ``rest`` to the end, or ``await rest.aclose()`` (also ``async with rest:``), so the upstream
+    response is closed and the in-flight count released at once rather than at garbage collection.
+    """
+
+    target: Target
+    attempts: tuple[Attempt, ...]
+    first: dict
+    rest: StreamRest
+
+
+class StreamRest:
+    """The remaining chunks of a stream; keeps the attempt in flight until the stream ends or is closed."""
+
+    __slots__ = ("_it", "_ticket", "_alias", "_ttfb_ms", "_chunks", "_closed", "__weakref__")
+
+    def __init__(self, it: AsyncIterator[dict], ticket: Ticket, alias: str, ttfb_ms: float) -> None:
+        self._it = it
+        self._ticket = ticket
+        self._alias = alias
+        self._ttfb_ms = ttfb_ms
+        self._chunks = 1  # the first one went out with StreamOutcome.first
+        self._closed = False
+
+    def __aiter__(self) -> StreamRest:
+        return self
+
+    async def __anext__(self) -> dict:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            chunk = await self._it.__anext__()
+        except StopAsyncIteration:
+            self._closed = True
+            # Time to first chunk, not total time: the total measures the answer's length, and the
+            # first chunk is what a streaming client waits on.
+            self._ticket.ok(self._ttfb_ms)
+            raise
+        except GatewayError as err:
+            self._closed = True
+            self._ticket.fail(err)
+            await _aclose(self._it)
+            raise UpstreamConnect(
+                f"the stream from model {self._alias!r} broke off after {self._chunks} "
+                f"chunk{'s' if self._chunks != 1 else ''}: {_scrub(err.message)}",
+                code="stream_interrupted", upstream_status=getattr(err, "upstream_status", None),
+                retryable=False, provider=getattr(err, "provider", None)) from err
+        except asyncio.CancelledError:
+            await self._abandon()
+            raise
+        except Exception as err:
+            self._closed = True
+            self._ticket.fail(err)
+            await _aclose(self._it)
+            raise
+        self._chunks += 1
+        chunk["model"] = self._alias
+        return chunk
+
+    async def _abandon(self) -> None:
+        self._closed = True
+        self._ticket.release()  # the client left: no verdict on the upstream
+        await _aclose(self._it)
+
+    async def aclose(self) -> None:
+        """Stop early: close the upstream response and release the in-flight count (idempotent)."""
+        if not self._closed:
+            await self._abandon()
+
+    async def __aenter__(self) -> StreamRest:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # Safety net for a consumer that drops the stream unclosed: the count must not leak. (The upstream
+        # generator itself is finalised by the event loop's async-generator hooks.)
+        if not self._closed:
+            self._ticket.release()
+
+
+async def _aclose(it: Any) -> None:
+    aclose = getattr(it, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except RuntimeError:
+            pass  # "already running": it is unwinding on its own
+
+
+def _scrub(message: str) -> str:
+    """Upstream messages are redacted by the adapters; drop any URL that slipped through anyway."""
+    return _URL.sub("<url>", message) if "://" in message else message
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _split_error(error: str) -> tuple[str, str]:
+    # Decision.error reads "code: message" (e.g. "model_not_found: the model `x` is not served ...").
+    code, sep, message = error.partition(": ")
+    if sep and code.isidentifier():
+        return code, message
+    return "model_not_found", error
+
+
+class Executor:
+    """Walks Decisions. One per app; holds the round-robin counters and reads/updates the HealthBoard."""
+
+    def __init__(self, adapters: Mapping[str, Adapter] | Callable[[str], Adapter], health: HealthBoard, *,
+                 backoff_base: float = 0.05, backoff_max: float = 2.0, max_retry_after: float = 10.0,
+                 rng: random.Random | None = None,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+        if isinstance(adapters, Mapping):
+            self._adapters: Mapping[str, Adapter] | None = adapters
+            self._factory: Callable[[str], Adapter] | None = None
+        else:
+            self._adapters, self._factory = None, adapters
+        self.health = health
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_retry_after = max_retry_after
+        self._random = (rng or random.Random()).random
+        self._sleep = sleep
+        self._rr: dict[str, int] = {}  # rule → round-robin counter
+
+    # ----------------------------------------------------------------- public
+
+    async def chat(self, decision: Decision, body: dict) -> Outcome:
+        target, response, attempts = await self._walk(decision, body, _CHAT)
+        response["model"] = target.model
+        return Outcome(response, target, attempts)
+
+    async def embed(self, decision: Decision, body: dict) -> Outcome:
+        target, response, attempts = await self._walk(decision, body, _EMBED)
+        response["model"] = target.model
+        return Outcome(response, target, attempts)
+
+    async def stream(self, decision: Decision, body: dict) -> StreamOutcome:
+        target, opened, attempts = await self._walk(decision, body, _STREAM)
+        first, rest = opened
+        return StreamOutcome(target, attempts, first, rest)
+
+    def order(self, decision: Decision) -> list[Target]:
+        """The targets in the order they will be tried (strategy, then fallback, open circuits last)."""
+        plan = decision.plan
+        cands = plan.candidates
+        strategy = plan.strategy
+        health = self.health
+        if len(cands) < 2 or strategy == "ordered":
+            ranked: Any = cands
+        elif strategy == "fastest":
+            # Unknown latency sorts first so a new (or never successful) model gets measured.
+            ranked = sorted(cands, key=lambda t: health.status(t).latency_ewma_ms or -1.0)
+        elif strategy == "least_busy":
+            ranked = sorted(cands, key=lambda t: health.status(t).in_flight)
+        elif strategy == "round_robin":
+            n = self._rr.get(decision.rule, 0)
+            self._rr[decision.rule] = n + 1
+            k = n % len(cands)
+            ranked = cands[k:] + cands[:k]
+        else:
+            ranked = cands
+        order: list[Target] = []
+        for t in ranked:
+            if t not in order:
+                order.append(t)
+        for t in plan.fallback:
+            if t not in order:
+                order.append(t)
+        # Open circuits go last, in their order: tried only when everything else has failed.
+        blocked: list[Target] | None = None
+        for t in order:
+            if not health.status(t).is_available():
+                if blocked is None:
+                    blocked = []
+                blocked.append(t)
+        if blocked:
+            order = [t for t in order if t not in blocked] + blocked
+        return order
+
+    # ----------------------------------------------------------------- the walk
+
+    def _adapter(self, provider: str) -> Adapter:
+        try:
+            if self._adapters is not None:
+                return self._adapters[provider]
+            assert self._factory is not None
+            return self._factory(provider)
+        except KeyError:
+            raise UpstreamError(f"no adapter for provider {provider!r}", code="provider_unavailable",
+                                status=502, retryable=False, provider=provider) from None
+
+    async def _walk(self, decision: Decision, body: dict, kind: int) -> tuple[Target, Any, tuple[Attempt, ...]]:
+        if decision.error is not None:
+            code, message = _split_error(decision.error)
+            raise NotFound(message, param="model" if code == "model_not_found" else None, code=code)
+        plan = decision.plan
+        targets = self.order(decision)
+        if not targets:
+            raise NotFound("the policy named no model for this request", param="model", code="model_not_found")
+        timeout = None if plan.timeout is None else float(plan.timeout)
+        retry_on = plan.retry_on
+        tries = 1 + max(0, plan.retries)
+        start = self.health.start
+        attempts: list[Attempt] = []
+        last: GatewayError | None = None
+        used = 0
+
+        for target in targets:
+            used += 1
+            try:
+                adapter = self._adapter(target.provider)
+            except UpstreamError as err:
+                attempts.append(Attempt(target, error_code(err), None, 0.0))
+                last = err
+                continue
+            req = dict(body)  # one shallow copy per target: retries send the same body
+            req["model"] = target.upstream
+            for n in range(tries):
+                ticket = start(target)
+                t0 = _perf()
+                try:
+                    # Direct calls rather than a callable per kind: no extra coroutine frame per attempt.
+                    if kind == _CHAT:
+                        result: Any = await adapter.chat(target, req, timeout=timeout)
+                    elif kind == _EMBED:
+                        result = await adapter.embed(target, req, timeout=timeout)
+                    else:
+                        result = await _open_stream(adapter, target, req, timeout, ticket, t0)
+                except GatewayError as err:
+                    ms = (_perf() - t0) * 1000.0
+                    ticket.fail(err)
+                    upstream_status = getattr(err, "upstream_status", None)
+                    attempts.append(Attempt(target, error_code(err), upstream_status, ms))
+                    last = err
+                    if not (getattr(err, "retryable", False)
+                            or (upstream_status is not None and upstream_status in retry_on)):
+                        if is_client_fault(err):
+                            err.attempts = tuple(attempts)  # type: ignore[attr-defined]
+                            raise
+                        break  # the gateway's side (credentials, config): repeating it won't help
+                    if n + 1 == tries:
+                        break
+                    if upstream_status not in retry_on and is_client_fault(err):
+                        break  # e.g. "this provider serves no embeddings": another target may, this one won't
+                    wait = min(self.backoff_max, self.backoff_base * (2 ** n)) * self._random()
+                    retry_after = getattr(err, "retry_after", None)
+                    if retry_after is not None:
+                        if retry_after > self.max_retry_after:
+                            break  # the upstream asks for longer than we will hold the client: move on
+                        if retry_after > wait:
+                            wait = retry_after
+                    await self._sleep(wait)
+                    continue
+                except Exception as err:
+                    # A bug in an adapter: count it against the model, then let it out unchanged.
+                    ms = (_perf() - t0) * 1000.0
+                    ticket.fail(err)
+                    attempts.append(Attempt(target, error_code(err), None, ms))
+                    raise
+                except BaseException:
+                    ticket.release()  # cancelled (the client went away): no verdict on the upstream
+                    raise
+                if kind == _STREAM:
+                    # The stream's ticket stays open (StreamRest owns it) until the stream ends.
+                    ms = result[1]._ttfb_ms
+                else:
+                    ms = (_perf() - t0) * 1000.0
+                    ticket.ok(ms)
+                attempts.append(Attempt(target, "ok", None, ms))
+                return target, result, tuple(attempts)
+
+        assert last is not None
+        raise self._exhausted(last, attempts, used)
+
+    @staticmethod
+    def _exhausted(last: GatewayError, attempts: list[Attempt], used: int) -> GatewayError:
+        n = len(attempts)
+        message = (f"all {_plural(n, 'attempt')} on {_plural(used, 'target')} failed; "
+                   f"last: {_scrub(last.message)}")
+        # Same class and attributes as the last error, so its status, code and Retry-After reach the client.
+        final = copy.copy(last)
+        final.message = message
+        final.args = (message,)
+        final.attempts = tuple(attempts)  # type: ignore[attr-defined]
+        final.__cause__ = last
+        return final
+
+
+async def _open_stream(adapter: Adapter, target: Target, req: dict, timeout: float | None,
+                       ticket: Ticket, t0: float) -> tuple[dict, StreamRest]:
+    """Open a stream and wait for its first chunk, so a failure before it can still fail over."""
+    it = adapter.chat_stream(target, req, timeout=timeout).__aiter__()
+    try:
+        first = await it.__anext__()
+    except StopAsyncIteration:
+        raise UpstreamError(f"provider {target.provider!r} ended the stream before the first chunk",
+                            code="upstream_bad_response", status=502, retryable=True,
+                            provider=target.provider) from None
+    except BaseException:
+        await _aclose(it)  # closes the upstream response (a no-op when the generator already unwound)
+        raise
+    ttfb_ms = (_perf() - t0) * 1000.0
+    first["model"] = target.model
+    return first, StreamRest(it, ticket, target.model, ttfb_ms)

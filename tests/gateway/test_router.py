@@ -1,0 +1,631 @@
+"""Executor: ordering by strategy and health, retries with backoff and Retry-After, failover, streams
+(failover before the first chunk only, errors and cancellation after it) and health bookkeeping.
+
+Part one scripts an in-test Adapter exhaustively; part two runs the real adapters against the real fake
+upstream servers (tests/gateway/fakes.py) for each way an upstream can fail.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+from decimal import Decimal
+from typing import Any, AsyncIterator, Iterable
+
+import pytest
+
+from dsl.ast import NOSPAN, Provider
+from dsl.decision import Decision, Facts, Plan, Target
+from gateway.errors import (InvalidRequest, NotFound, UpstreamConnect, UpstreamError,
+                            UpstreamTimeout)
+from gateway.health import HealthBoard
+from gateway.providers.base import Adapter
+from gateway.router import Attempt, Executor, Outcome, StreamOutcome
+
+A = Target("alpha", "p1", "up-alpha")
+B = Target("beta", "p2", "up-beta")
+C = Target("gamma", "p1", "up-gamma")
+BODY = {"model": "whatever-the-client-said", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def decision(*candidates: Target, fallback: Iterable[Target] = (), strategy: str = "ordered", retries: int = 1,
+             timeout: Decimal | None = None, retry_on: tuple[int, ...] = (), rule: str = "r",
+             error: str | None = None) -> Decision:
+    plan = Plan(strategy, tuple(candidates), tuple(fallback), retries, timeout, retry_on)
+    return Decision(rule=rule, rule_span=NOSPAN, plan=plan, policy_version="test", facts=Facts(), error=error)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def status_err(status: int, *, retry_after: float | None = None, message: str = "nope",
+               retryable: bool | None = None) -> UpstreamError:
+    client = {400: 400, 404: 404, 422: 400, 429: 429, 503: 503}.get(status, 502)
+    code = {400: "invalid_request", 404: "not_found", 422: "invalid_request", 429: "rate_limit_exceeded",
+            503: "upstream_unavailable"}.get(status, "upstream_error")
+    return UpstreamError(message, upstream_status=status, status=client, code=code, retry_after=retry_after,
+                         retryable=retryable)
+
+
+def reply(text: str = "ok") -> dict:
+    return {"id": "x", "object": "chat.completion", "model": "upstream-name",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+
+
+def chunk(text: str) -> dict:
+    return {"id": "x", "object": "chat.completion.chunk", "model": "upstream-name",
+            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+
+
+class Hang:
+    """A stream item that blocks until cancelled (a client that disconnects mid-stream)."""
+
+
+class Scripted(Adapter):
+    """Answers each call on an upstream with the next scripted outcome for it (the last one repeats).
+
+    An outcome is a dict (the reply), an exception (raised), or for streams a list of chunks in which an
+    exception is raised at its position and a ``Hang`` blocks. Records every call and every stream closed.
+    """
+
+    def __init__(self, name: str, script: dict[str, list[Any]]) -> None:
+        super().__init__(Provider(name, "mock"))
+        self.script = {k: list(v) for k, v in script.items()}
+        self.calls: list[tuple[str, str, dict, float | None]] = []  # (method, upstream, body, timeout)
+        self.closed: list[str] = []  # upstreams whose stream generator finished or was closed
+
+    def _next(self, method: str, target: Target, body: dict, timeout: float | None) -> Any:
+        self.calls.append((method, target.upstream, body, timeout))
+        queue = self.script[target.upstream]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    async def chat(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
+        out = self._next("chat", target, body, timeout)
+        if isinstance(out, BaseException):
+            raise out
+        return dict(out)
+
+    async def embed(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
+        out = self._next("embed", target, body, timeout)
+        if isinstance(out, BaseException):
+            raise out
+        return dict(out)
+
+    async def chat_stream(self, target: Target, body: dict, *, timeout: float | None = None) -> AsyncIterator[dict]:
+        out = self._next("stream", target, body, timeout)
+        try:
+            await asyncio.sleep(0)
+            if isinstance(out, BaseException):
+                raise out
+            for item in out:
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, Hang):
+                    await asyncio.Event().wait()
+                yield dict(item)
+        finally:
+            self.closed.append(target.upstream)
+
+
+class Recorder:
+    """An injected `sleep` that records the waits instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def setup(script: dict[str, list[Any]], *, seed: int = 7, clock: Clock | None = None, **kw: Any
+          ) -> tuple[Executor, dict[str, Scripted], HealthBoard, Recorder]:
+    by_provider: dict[str, dict[str, list[Any]]] = {}
+    for t in (A, B, C):
+        if t.upstream in script:
+            by_provider.setdefault(t.provider, {})[t.upstream] = script[t.upstream]
+    adapters = {name: Scripted(name, s) for name, s in by_provider.items()}
+    health = HealthBoard(clock=clock or Clock(), **{k: kw.pop(k) for k in ("failure_threshold", "cooldown")
+                                                     if k in kw})
+    sleep = Recorder()
+    ex = Executor(adapters, health, rng=random.Random(seed), sleep=sleep, **kw)
+    return ex, adapters, health, sleep
+
+
+def tried(adapters: dict[str, Scripted]) -> list[str]:
+    calls = [c for a in adapters.values() for c in a.calls]
+    return [c[1] for c in calls]
+
+
+def expected_backoffs(seed: int, n: int, base: float = 0.05, cap: float = 2.0) -> list[float]:
+    rng = random.Random(seed)
+    return [min(cap, base * 2 ** i) * rng.random() for i in range(n)]
+
+
+# =============================================================================== part one: scripted
+
+
+def test_decision_error_is_model_not_found() -> None:
+    ex, _, _, _ = setup({"up-alpha": [reply()]})
+    d = decision(error="model_not_found: the model `x` is not served by this gateway")
+    with pytest.raises(NotFound) as info:
+        run(ex.chat(d, BODY))
+    err = info.value
+    assert (err.status, err.code, err.param) == (404, "model_not_found", "model")
+    assert err.message == "the model `x` is not served by this gateway"
+
+
+def test_success_rewrites_model_both_ways_and_passes_the_timeout() -> None:
+    ex, adapters, health, sleep = setup({"up-alpha": [reply("hi")]})
+    body = dict(BODY)
+    out = run(ex.chat(decision(A, timeout=Decimal("2.5")), body))
+    assert isinstance(out, Outcome)
+    assert out.response["model"] == "alpha" and out.target == A
+    assert [(a.target, a.outcome, a.upstream_status) for a in out.attempts] == [(A, "ok", None)]
+    method, upstream, sent, timeout = adapters["p1"].calls[0]
+    assert (method, upstream, sent["model"], timeout) == ("chat", "up-alpha", "up-alpha", 2.5)
+    assert type(timeout) is float
+    assert body == BODY  # the client's body is not mutated
+    s = health.status(A)
+    assert (s.requests, s.failures, s.in_flight) == (1, 0, 0) and s.latency_ewma_ms is not None
+    assert sleep.waits == []
+
+
+def test_no_timeout_means_the_adapters_default() -> None:
+    ex, adapters, _, _ = setup({"up-alpha": [reply()]})
+    run(ex.chat(decision(A), BODY))
+    assert adapters["p1"].calls[0][3] is None
+
+
+def test_outcome_and_attempt_are_frozen() -> None:
+    ex, _, _, _ = setup({"up-alpha": [reply()]})
+    out = run(ex.chat(decision(A), BODY))
+    with pytest.raises(AttributeError):
+        out.target = B  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        out.attempts[0].outcome = "x"  # type: ignore[misc]
+    assert isinstance(out.attempts, tuple) and isinstance(out.attempts[0], Attempt)
+
+
+def test_retryable_failure_is_retried_on_the_same_target_with_jittered_backoff() -> None:
+    ex, adapters, health, sleep = setup({"up-alpha": [status_err(503), reply()]}, seed=3)
+    out = run(ex.chat(decision(A, fallback=[B], retries=1), BODY))
+    assert out.target == A
+    assert [a.outcome for a in out.attempts] == ["upstream_unavailable", "ok"]
+    assert out.attempts[0].upstream_status == 503
+    assert sleep.waits == expected_backoffs(3, 1)
+    s = health.status(A)
+    assert (s.requests, s.failures, s.in_flight, s.last_error) == (2, 1, 0, "upstream_unavailable")
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    ex, _, _, sleep = setup({"up-alpha": [UpstreamConnect("reset")] * 5 + [reply()]},
+                            seed=11, backoff_base=0.5, backoff_max=1.5)
+    out = run(ex.chat(decision(A, retries=5), BODY))
+    assert len(out.attempts) == 6
+    assert sleep.waits == expected_backoffs(11, 5, base=0.5, cap=1.5)
+    assert max(sleep.waits) <= 1.5
+
+
+def test_exhausted_retries_fail_over_to_the_next_target() -> None:
+    ex, adapters, _, sleep = setup({"up-alpha": [UpstreamTimeout("slow")], "up-beta": [reply()]})
+    out = run(ex.chat(decision(A, fallback=[B], retries=2), BODY))
+    assert out.target == B and out.response["model"] == "beta"
+    assert [(a.target.model, a.outcome) for a in out.attempts] == [
+        ("alpha", "upstream_timeout"), ("alpha", "upstream_timeout"), ("alpha", "upstream_timeout"), ("beta", "ok")]
+    assert len(sleep.waits) == 2  # between the three attempts on alpha; none before moving to beta
+    assert adapters["p2"].calls[0][2]["model"] == "up-beta"
+
+
+def test_retry_after_within_limit_waits_at_least_that_long() -> None:
+    ex, _, _, sleep = setup({"up-alpha": [status_err(429, retry_after=3.0), reply()]})
+    out = run(ex.chat(decision(A, fallback=[B]), BODY))
+    assert out.target == A
+    assert sleep.waits == [3.0]
+
+
+def test_retry_after_shorter_than_backoff_keeps_the_backoff() -> None:
+    ex, _, _, sleep = setup({"up-alpha": [status_err(503, retry_after=0.0), reply()]}, seed=5,
+                            backoff_base=1.0)
+    run(ex.chat(decision(A), BODY))
+    assert sleep.waits == expected_backoffs(5, 1, base=1.0)
+
+
+def test_retry_after_beyond_limit_moves_on_at_once() -> None:
+    ex, adapters, _, sleep = setup({"up-alpha": [status_err(429, retry_after=30.0)], "up-beta": [reply()]},
+                                   max_retry_after=10.0)
+    out = run(ex.chat(decision(A, fallback=[B], retries=3), BODY))
+    assert out.target == B
+    assert tried(adapters) == ["up-alpha", "up-beta"]
+    assert sleep.waits == []
+
+
+def test_all_failed_keeps_the_last_status_and_counts_attempts() -> None:
+    secret = "https://internal.example/v1/chat?key=sk-live-123"
+    ex, _, _, _ = setup({"up-alpha": [status_err(503)], "up-beta": [status_err(429, message=f"slow down {secret}")]})
+    with pytest.raises(UpstreamError) as info:
+        run(ex.chat(decision(A, fallback=[B], retries=1), BODY))
+    err = info.value
+    assert (err.status, err.code, err.upstream_status) == (429, "rate_limit_exceeded", 429)
+    assert err.message.startswith("all 4 attempts on 2 targets failed")
+    assert "internal.example" not in err.message and "sk-live" not in err.message
+    assert [a.outcome for a in err.attempts] == ["upstream_unavailable"] * 2 + ["rate_limit_exceeded"] * 2
+    assert err.body()["error"]["code"] == "rate_limit_exceeded"
+
+
+def test_all_timed_out_is_a_504() -> None:
+    ex, _, _, _ = setup({"up-alpha": [UpstreamTimeout("slow")]})
+    with pytest.raises(UpstreamTimeout) as info:
+        run(ex.chat(decision(A, retries=0), BODY))
+    assert info.value.status == 504
+    assert info.value.message.startswith("all 1 attempt on 1 target failed")
+
+
+@pytest.mark.parametrize("status", [400, 404, 422])
+def test_client_error_stops_the_walk_as_it_is(status: int) -> None:
+    err = status_err(status, message="messages[0].content must be a string")
+    ex, adapters, health, sleep = setup({"up-alpha": [err], "up-beta": [reply()]})
+    with pytest.raises(UpstreamError) as info:
+        run(ex.chat(decision(A, fallback=[B], retries=3), BODY))
+    assert info.value is err
+    assert info.value.message == "messages[0].content must be a string"
+    assert [a.outcome for a in info.value.attempts] == [err.code]
+    assert tried(adapters) == ["up-alpha"] and sleep.waits == []
+    assert health.status(A).failures == 0 and health.status(A).client_errors == 1
+
+
+def test_adapter_invalid_request_stops_the_walk() -> None:
+    ex, adapters, _, _ = setup({"up-alpha": [InvalidRequest("cannot send audio to this provider")],
+                                "up-beta": [reply()]})
+    with pytest.raises(InvalidRequest):
+        run(ex.chat(decision(A, fallback=[B]), BODY))
+    assert tried(adapters) == ["up-alpha"]
+
+
+def test_client_error_in_retry_on_is_retried_and_failed_over() -> None:
+    ex, adapters, health, sleep = setup({"up-alpha": [status_err(400)], "up-beta": [reply()]})
+    out = run(ex.chat(decision(A, fallback=[B], retries=1, retry_on=(400,)), BODY))
+    assert out.target == B
+    assert tried(adapters) == ["up-alpha", "up-alpha", "up-beta"]
+    assert len(sleep.waits) == 1
+    assert health.status(A).failures == 0  # still the request's fault, as far as health goes
+
+
+def test_retryable_client_side_error_fails_over_without_repeating() -> None:
+    # What the base adapter raises for a provider without embeddings: another target may serve it.
+    unsupported = UpstreamError("no embeddings here", status=400, type="invalid_request_error",
+                                code="embeddings_unsupported", retryable=True)
+    ex, adapters, _, sleep = setup({"up-alpha": [unsupported], "up-beta": [{"object": "list", "data": []}]})
+    out = run(ex.embed(decision(A, fallback=[B], retries=2), {"input": "x"}))
+    assert out.target == B and out.response["model"] == "beta"
+    assert [c[0] for c in adapters["p1"].calls] == ["embed"]
+    assert sleep.waits == []
+
+
+def test_gateway_side_non_retryable_error_moves_on_without_repeating() -> None:
+    bad_key = UpstreamError("provider rejected the gateway's credentials", upstream_status=401, status=502,
+                            code="upstream_auth_failed", retryable=False)
+    ex, adapters, health, sleep = setup({"up-alpha": [bad_key], "up-beta": [reply()]})
+    out = run(ex.chat(decision(A, fallback=[B], retries=3), BODY))
+    assert out.target == B
+    assert tried(adapters) == ["up-alpha", "up-beta"] and sleep.waits == []
+    assert health.status(A).failures == 1
+
+
+def test_missing_adapter_moves_on() -> None:
+    ex, adapters, _, _ = setup({"up-beta": [reply()]})
+    out = run(ex.chat(decision(A, fallback=[B]), BODY))
+    assert out.target == B
+    assert [a.outcome for a in out.attempts] == ["provider_unavailable", "ok"]
+
+
+def test_adapter_factory_is_accepted() -> None:
+    scripted = Scripted("p1", {"up-alpha": [reply()]})
+    seen: list[str] = []
+
+    def factory(name: str) -> Adapter:
+        seen.append(name)
+        return scripted
+
+    ex = Executor(factory, HealthBoard())
+    assert run(ex.chat(decision(A), BODY)).target == A
+    assert seen == ["p1"]
+
+
+def test_unexpected_exception_is_counted_and_propagates() -> None:
+    ex, _, health, _ = setup({"up-alpha": [KeyError("choices")], "up-beta": [reply()]})
+    with pytest.raises(KeyError):
+        run(ex.chat(decision(A, fallback=[B]), BODY))
+    s = health.status(A)
+    assert (s.failures, s.in_flight, s.last_error) == (1, 0, "internal_error")
+
+
+# ------------------------------------------------------------------------------- ordering
+
+
+def test_order_appends_fallback_without_duplicates() -> None:
+    ex, _, _, _ = setup({})
+    assert ex.order(decision(A, B, A, fallback=[B, C, C])) == [A, B, C]
+
+
+def test_round_robin_rotates_per_rule() -> None:
+    ex, adapters, _, _ = setup({"up-alpha": [reply()], "up-beta": [reply()], "up-gamma": [reply()]})
+    served = [run(ex.chat(decision(A, B, C, strategy="round_robin", rule="rr"), BODY)).target.model
+              for _ in range(4)]
+    assert served == ["alpha", "beta", "gamma", "alpha"]
+    # Another rule has its own counter.
+    assert run(ex.chat(decision(A, B, C, strategy="round_robin", rule="other"), BODY)).target == A
+    assert ex.order(decision(A, B, C, strategy="round_robin", rule="rr")) == [B, C, A]
+
+
+def test_fastest_tries_unknown_first_then_lowest_latency() -> None:
+    ex, _, health, _ = setup({})
+    d = decision(A, B, C, strategy="fastest")
+    health.success(A, 300.0)
+    health.success(C, 50.0)
+    assert ex.order(d) == [B, C, A]  # B never measured: it gets tried
+    health.success(B, 120.0)
+    assert ex.order(d) == [C, B, A]
+
+
+def test_fastest_after_real_calls() -> None:
+    ex, _, health, _ = setup({"up-alpha": [reply()], "up-beta": [reply()]})
+    d = decision(A, B, strategy="fastest")
+    run(ex.chat(d, BODY))  # both unknown: A first, by the given order
+    health.success(A, 500.0)  # A turns out slow
+    health.success(B, 5.0)
+    assert run(ex.chat(d, BODY)).target == B
+
+
+def test_least_busy_prefers_fewest_in_flight() -> None:
+    ex, _, health, _ = setup({})
+    d = decision(A, B, C, strategy="least_busy")
+    held = [health.start(A), health.start(A), health.start(B)]
+    assert ex.order(d) == [C, B, A]
+    for t in held:
+        t.release()
+    assert ex.order(d) == [A, B, C]
+
+
+def test_open_circuit_goes_last_and_half_opens_after_cooldown() -> None:
+    clock = Clock()
+    ex, adapters, health, _ = setup({"up-alpha": [status_err(503)] * 3 + [reply("back")], "up-beta": [reply()]},
+                                    clock=clock, failure_threshold=3, cooldown=10.0)
+    d = decision(A, fallback=[B], retries=2)
+    out = run(ex.chat(d, BODY))  # three failures on A open its circuit; B serves
+    assert out.target == B and health.status(A).circuit() == "open"
+    assert ex.order(d) == [B, A]
+    adapters["p1"].calls.clear()
+    assert run(ex.chat(d, BODY)).target == B
+    assert adapters["p1"].calls == []  # A not even tried while B works
+    clock.t += 10.0
+    assert ex.order(d) == [A, B]  # half-open: A gets its probe
+    out = run(ex.chat(d, BODY))
+    assert out.target == A and out.response["choices"][0]["message"]["content"] == "back"
+    assert health.status(A).circuit() == "closed"
+
+
+def test_open_circuit_target_is_still_tried_when_all_else_fails() -> None:
+    ex, adapters, health, _ = setup({"up-alpha": [reply("last resort")], "up-beta": [status_err(503)]},
+                                    failure_threshold=1)
+    health.failure(A, status_err(503))
+    out = run(ex.chat(decision(A, fallback=[B], retries=0), BODY))
+    assert out.target == A
+    assert [a.target for a in out.attempts] == [B, A]
+
+
+def test_repeated_failures_through_the_executor_open_the_circuit() -> None:
+    ex, adapters, health, _ = setup({"up-alpha": [UpstreamConnect("refused")], "up-beta": [reply()]})
+    d = decision(A, fallback=[B], retries=0)
+    for _ in range(5):
+        assert run(ex.chat(d, BODY)).target == B
+    assert health.status(A).circuit() == "open"
+    adapters["p1"].calls.clear()
+    run(ex.chat(d, BODY))
+    assert adapters["p1"].calls == []
+
+
+# ------------------------------------------------------------------------------- streams
+
+
+async def drain(out: StreamOutcome) -> list[dict]:
+    return [out.first] + [c async for c in out.rest]
+
+
+def test_stream_first_then_rest_with_the_alias_and_in_flight_until_done() -> None:
+    ex, adapters, health, _ = setup({"up-alpha": [[chunk("a"), chunk("b"), chunk("c")]]})
+
+    async def go() -> list[dict]:
+        out = await ex.stream(decision(A), BODY)
+        assert isinstance(out, StreamOutcome) and out.target == A
+        assert [a.outcome for a in out.attempts] == ["ok"]
+        assert health.in_flight(A) == 1  # held until the stream ends
+        return await drain(out)
+
+    chunks = run(go())
+    assert [c["choices"][0]["delta"]["content"] for c in chunks] == ["a", "b", "c"]
+    assert {c["model"] for c in chunks} == {"alpha"}
+    s = health.status(A)
+    assert (s.in_flight, s.requests, s.failures) == (0, 1, 0) and s.latency_ewma_ms is not None
+    assert adapters["p1"].calls[0][2]["model"] == "up-alpha"
+
+
+@pytest.mark.parametrize("before_first", [
+    status_err(503),
+    UpstreamConnect("the connection was reset"),
+    UpstreamTimeout("timed out waiting for data"),
+])
+def test_stream_error_before_first_chunk_fails_over(before_first: Exception) -> None:
+    ex, adapters, health, _ = setup({"up-alpha": [[before_first]], "up-beta": [[chunk("x"), chunk("y")]]})
+
+    async def go() -> tuple[StreamOutcome, list[dict]]:
+        out = await ex.stream(decision(A, fallback=[B], retries=0), BODY)
+        return out, await drain(out)
+
+    out, chunks = run(go())
+    assert out.target == B and [c["model"] for c in chunks] == ["beta", "beta"]
+    assert [a.outcome for a in out.attempts] == [before_first.code, "ok"]
+    assert adapters["p1"].closed == ["up-alpha"]
+    assert health.in_flight(A) == 0 and health.status(A).failures == 1
+
+
+def test_empty_stream_counts_as_a_failure_before_first_chunk() -> None:
+    ex, _, _, _ = setup({"up-alpha": [[]], "up-beta": [[chunk("x")]]})
+
+    async def go() -> StreamOutcome:
+        out = await ex.stream(decision(A, fallback=[B], retries=0), BODY)
+        await drain(out)
+        return out
+
+    out = run(go())
+    assert out.target == B and out.attempts[0].outcome == "upstream_bad_response"
+
+
+def test_stream_error_after_first_chunk_raises_from_rest_after_the_delivered_chunks() -> None:
+    cut = UpstreamConnect("provider 'p1': the response broke off mid-way")
+    ex, adapters, health, _ = setup({"up-alpha": [[chunk("a"), chunk("b"), cut]], "up-beta": [[chunk("z")]]})
+    got: list[str] = []
+
+    async def go() -> None:
+        out = await ex.stream(decision(A, fallback=[B]), BODY)
+        got.append(out.first["choices"][0]["delta"]["content"])
+        async for c in out.rest:
+            got.append(c["choices"][0]["delta"]["content"])
+
+    with pytest.raises(UpstreamConnect) as info:
+        run(go())
+    err = info.value
+    assert got == ["a", "b"]  # no silent truncation, and no failover after the first chunk
+    assert (err.status, err.code) == (502, "stream_interrupted")
+    assert "after 2 chunks" in err.message and "broke off" in err.message
+    assert adapters.get("p2") is None or adapters["p2"].calls == []
+    s = health.status(A)
+    assert (s.in_flight, s.failures, s.last_error) == (0, 1, "upstream_unreachable")
+
+
+def test_stream_rest_aclose_closes_upstream_and_releases() -> None:
+    ex, adapters, health, _ = setup({"up-alpha": [[chunk("a"), chunk("b"), chunk("c")]]})
+
+    async def go() -> None:
+        out = await ex.stream(decision(A), BODY)
+        assert await out.rest.__anext__() is not None
+        assert health.in_flight(A) == 1
+        await out.rest.aclose()
+        assert adapters["p1"].closed == ["up-alpha"]
+        assert health.in_flight(A) == 0
+        await out.rest.aclose()  # idempotent
+        assert [c async for c in out.rest] == []
+
+    run(go())
+    s = health.status(A)
+    assert (s.in_flight, s.requests, s.failures) == (0, 0, 0)  # no verdict: the client left
+
+
+def test_stream_rest_as_context_manager_releases() -> None:
+    ex, adapters, health, _ = setup({"up-alpha": [[chunk("a"), chunk("b")]]})
+
+    async def go() -> None:
+        out = await ex.stream(decision(A), BODY)
+        async with out.rest:
+            pass
+        assert health.in_flight(A) == 0 and adapters["p1"].closed == ["up-alpha"]
+
+    run(go())
+
+
+def test_cancelling_a_consumer_mid_stream_closes_upstream_and_releases() -> None:
+    ex, adapters, health, _ = setup({"up-alpha": [[chunk("a"), chunk("b"), Hang()]]})
+    got: list[dict] = []
+
+    async def consume() -> None:
+        out = await ex.stream(decision(A), BODY)
+        got.append(out.first)
+        async for c in out.rest:
+            got.append(c)
+
+    async def go() -> None:
+        task = asyncio.create_task(consume())
+        while len(got) < 2:
+            await asyncio.sleep(0)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert health.in_flight(A) == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert health.in_flight(A) == 0
+        assert adapters["p1"].closed == ["up-alpha"]
+
+    run(go())
+    assert health.status(A).failures == 0
+
+
+def test_cancelling_before_the_first_chunk_closes_upstream_and_releases() -> None:
+    ex, adapters, health, _ = setup({"up-alpha": [[Hang()]]})
+
+    async def go() -> None:
+        task = asyncio.create_task(ex.stream(decision(A), BODY))
+        while not adapters["p1"].calls:
+            await asyncio.sleep(0)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert health.in_flight(A) == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert health.in_flight(A) == 0 and adapters["p1"].closed == ["up-alpha"]
+
+    run(go())
+    assert health.status(A).failures == 0
+
+
+def test_cancelling_a_chat_call_releases_in_flight() -> None:
+    class Slow(Scripted):
+        async def chat(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
+            self.calls.append(("chat", target.upstream, body, timeout))
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+    health = HealthBoard()
+    adapter = Slow("p1", {"up-alpha": [reply()]})
+    ex = Executor({"p1": adapter}, health)
+
+    async def go() -> None:
+        task = asyncio.create_task(ex.chat(decision(A), BODY))
+        while not adapter.calls:
+            await asyncio.sleep(0)
+        assert health.in_flight(A) == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert health.in_flight(A) == 0
+
+    run(go())
+    s = health.status(A)
+    assert (s.requests, s.failures) == (0, 0)
+
+
+def test_cancelling_during_backoff_leaves_nothing_in_flight() -> None:
+    health = HealthBoard()
+    adapter = Scripted("p1", {"up-alpha": [status_err(503), reply()]})
+    ex = Executor({"p1": adapter}, health, backoff_base=100.0, backoff_max=100.0,
+                  rng=random.Random(1))  # real asyncio.sleep: a long wait we cancel
+
+    async def go() -> None:
+        task = asyncio.create_task(ex.chat(decision(A), BODY))
+        while not adapter.calls:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(go())
+    assert health.in_flight(A) == 0 and health.status(A).failures == 1
