@@ -11,7 +11,7 @@ from dsl.decision import Target
 from gateway.errors import UpstreamConnect, UpstreamError, UpstreamTimeout
 from gateway.providers import make_adapter
 from gateway.providers.common import SSEParser, parse_retry_after, redact, status_error
-from tests.gateway.fakes import Behaviour, FakeUpstream, collect, run
+from tests.gateway.fakes import Behaviour, FakeUpstream, run
 
 KINDS = ("openai", "azure", "anthropic", "gemini")
 SECRET = {"openai": "sk-live-0123456789abcdef", "azure": "az-0123456789abcdef", "anthropic": "sk-ant-0123456789ab",

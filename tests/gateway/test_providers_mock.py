@@ -5,7 +5,6 @@ import json
 import math
 
 import jsonschema
-import pytest
 
 from dsl.ast import Provider
 from dsl.decision import Target
