@@ -4,7 +4,7 @@ Also: JSON-Schema validators for OpenAI's response contracts, and `run()` for sy
 
 Quick start::
 
-    from fakes import FakeUpstream, Behaviour
+    from tests.gateway.fakes import FakeUpstream, Behaviour
 
     with FakeUpstream("anthropic", key="sk-test") as fake:      # a server on an ephemeral port
         provider = fake.provider(name="claude")                # dsl.ast.Provider pointing at it
@@ -603,7 +603,7 @@ async def collect(stream: Any) -> list[dict]:
 def fake_upstream() -> Iterator[Callable[..., FakeUpstream]]:
     """Fixture factory: ``fake = fake_upstream("anthropic", key="k")`` → a started fake, stopped at teardown.
 
-    Import it into a test module (``from fakes import fake_upstream``) or a conftest to use it.
+    Import it into a test module (``from tests.gateway.fakes import fake_upstream``) or a conftest.
     """
     started: list[FakeUpstream] = []
 
