@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 from decimal import Decimal
 from typing import Any, AsyncIterator, Iterable
 
@@ -18,8 +19,10 @@ from dsl.decision import Decision, Facts, Plan, Target
 from gateway.errors import (InvalidRequest, NotFound, UpstreamConnect, UpstreamError,
                             UpstreamTimeout)
 from gateway.health import HealthBoard
+from gateway.providers import make_adapter
 from gateway.providers.base import Adapter
 from gateway.router import Attempt, Executor, Outcome, StreamOutcome
+from tests.gateway.fakes import Behaviour, FakeUpstream, validate_chat, validate_chunk
 
 A = Target("alpha", "p1", "up-alpha")
 B = Target("beta", "p2", "up-beta")
@@ -629,3 +632,359 @@ def test_cancelling_during_backoff_leaves_nothing_in_flight() -> None:
 
     run(go())
     assert health.in_flight(A) == 0 and health.status(A).failures == 1
+
+
+# =============================================================================== part two: real adapters, fakes
+
+RA = Target("alpha", "oa", "gpt-a")  # OpenAI-compatible fake
+RA2 = Target("alpha-mini", "oa", "gpt-a-mini")  # same fake, another deployment
+RB = Target("beta", "an", "claude-b")  # Anthropic fake
+RD = Target("delta", "dead", "gpt-d")  # nothing listens there
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Any:
+    with FakeUpstream("openai", key="sk-oa-secret-123") as oa, FakeUpstream("anthropic", key="an-secret-456") as an:
+        yield oa, an
+
+
+@pytest.fixture
+def oa(fakes: Any) -> FakeUpstream:
+    return fakes[0]
+
+
+@pytest.fixture
+def an(fakes: Any) -> FakeUpstream:
+    return fakes[1]
+
+
+@pytest.fixture(autouse=True)
+def _reset_fakes(request: Any) -> None:
+    if "fakes" in request.fixturenames:
+        for fake in request.getfixturevalue("fakes"):
+            fake.clear()
+            fake.default = Behaviour()
+
+
+@pytest.fixture(scope="module")
+def dead_port() -> int:
+    with socket.socket() as s:  # bound then closed: connections to it are refused
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Real:
+    """Real adapters (made inside each event loop) behind an Executor whose sleep is recorded."""
+
+    def __init__(self, oa: FakeUpstream, an: FakeUpstream, dead_port: int, *, health: HealthBoard | None = None,
+                 **kw: Any) -> None:
+        self.providers = {
+            "oa": oa.provider("oa"),
+            "an": an.provider("an"),
+            "dead": Provider("dead", "openai", base_url=f"http://127.0.0.1:{dead_port}/v1"),
+        }
+        self.env = {**oa.env, **an.env}
+        self.health = health or HealthBoard()
+        self.sleep = Recorder()
+        self.kw = kw
+
+    async def session(self, fn: Any) -> Any:
+        adapters = {name: make_adapter(p, self.env) for name, p in self.providers.items()}
+        ex = Executor(adapters, self.health, rng=random.Random(0), sleep=self.sleep, **self.kw)
+        try:
+            return await fn(ex)
+        finally:
+            for a in adapters.values():
+                await a.aclose()
+
+    def chat(self, d: Decision, body: dict = BODY) -> Outcome:
+        return run(self.session(lambda ex: ex.chat(d, body)))
+
+    def embed(self, d: Decision, body: dict) -> Outcome:
+        return run(self.session(lambda ex: ex.embed(d, body)))
+
+    def stream(self, d: Decision, body: dict = BODY) -> tuple[StreamOutcome, list[dict]]:
+        async def go(ex: Executor) -> tuple[StreamOutcome, list[dict]]:
+            out = await ex.stream(d, body)
+            return out, await drain(out)
+        return run(self.session(go))
+
+
+def models_sent(fake: FakeUpstream) -> list[str]:
+    return [r.json["model"] for r in fake.requests]
+
+
+def test_real_success_through_openai_and_anthropic(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RA))
+    validate_chat(out.response)
+    assert out.response["model"] == "alpha" and models_sent(oa) == ["gpt-a"]
+    out = r.chat(decision(RB))
+    validate_chat(out.response)
+    assert out.response["model"] == "beta" and models_sent(an) == ["claude-b"]
+    snap = {row["upstream"]: row for row in r.health.snapshot()}
+    assert snap["gpt-a"]["requests"] == 1 and snap["claude-b"]["circuit"] == "closed"
+
+
+def test_real_503_fails_over_to_the_next_target(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.default = Behaviour(status=503)
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RA, fallback=[RB], retries=1))
+    assert out.target == RB
+    assert [(a.outcome, a.upstream_status) for a in out.attempts] == [
+        ("upstream_unavailable", 503), ("upstream_unavailable", 503), ("ok", None)]
+    assert models_sent(oa) == ["gpt-a", "gpt-a"] and models_sent(an) == ["claude-b"]
+    assert len(r.sleep.waits) == 1
+
+
+def test_real_429_with_retry_after_waits_then_retries(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.queue(Behaviour(status=429, retry_after=2))
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RA, fallback=[RB]))
+    assert out.target == RA and [a.outcome for a in out.attempts] == ["rate_limit_exceeded", "ok"]
+    assert r.sleep.waits == [2.0]
+    assert an.requests == []
+
+
+def test_real_429_with_long_retry_after_moves_on(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.queue(Behaviour(status=429, retry_after=120))
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RA, fallback=[RB], retries=3))
+    assert out.target == RB and r.sleep.waits == []
+    assert len(oa.requests) == 1
+
+
+def test_real_429_everywhere_stays_429(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.default = Behaviour(status=429, retry_after=120)
+    an.default = Behaviour(status=429, retry_after=120)
+    r = Real(oa, an, dead_port)
+    with pytest.raises(UpstreamError) as info:
+        r.chat(decision(RA, fallback=[RB]))
+    err = info.value
+    assert (err.status, err.code) == (429, "rate_limit_exceeded")
+    assert err.message.startswith("all 2 attempts on 2 targets failed")
+    assert err.retry_after == 120.0
+
+
+def test_real_connection_refused_fails_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RD, fallback=[RA], retries=1))
+    assert out.target == RA
+    assert [a.outcome for a in out.attempts] == ["upstream_unreachable", "upstream_unreachable", "ok"]
+    assert r.health.status(RD).failures == 2
+
+
+def test_real_connection_refused_everywhere_is_a_502_without_urls(oa: FakeUpstream, an: FakeUpstream,
+                                                                  dead_port: int) -> None:
+    r = Real(oa, an, dead_port)
+    with pytest.raises(UpstreamConnect) as info:
+        r.chat(decision(RD, retries=0))
+    err = info.value
+    assert err.status == 502 and "://" not in err.message
+    assert err.message.startswith("all 1 attempt on 1 target failed")
+
+
+def test_real_reset_is_retried_on_the_same_target(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.queue(Behaviour(reset=True))
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RA, fallback=[RB]))
+    assert out.target == RA and [a.outcome for a in out.attempts] == ["upstream_unreachable", "ok"]
+    assert an.requests == []
+
+
+def test_real_reset_every_time_fails_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.default = Behaviour(reset=True)
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RA, fallback=[RB], retries=1))
+    assert out.target == RB and len(oa.requests) == 2
+
+
+def test_real_read_timeout_fails_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.default = Behaviour(delay=2.0)
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RA, fallback=[RB], retries=0, timeout=Decimal("0.2")))
+    assert out.target == RB
+    assert [a.outcome for a in out.attempts] == ["upstream_timeout", "ok"]
+
+
+def test_real_timeout_everywhere_is_a_504(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.default = Behaviour(delay=2.0)
+    r = Real(oa, an, dead_port)
+    with pytest.raises(UpstreamTimeout) as info:
+        r.chat(decision(RA, retries=0, timeout=Decimal("0.2")))
+    assert info.value.status == 504 and info.value.code == "upstream_timeout"
+
+
+def test_real_malformed_json_fails_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.default = Behaviour(malformed=True)
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RA, fallback=[RB], retries=0))
+    assert out.target == RB and out.attempts[0].outcome == "upstream_bad_response"
+
+
+def test_real_400_is_neither_retried_nor_failed_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.queue(Behaviour(status=400, message="messages: field required"))
+    r = Real(oa, an, dead_port)
+    with pytest.raises(UpstreamError) as info:
+        r.chat(decision(RA, fallback=[RB], retries=3))
+    err = info.value
+    assert (err.status, err.type, err.upstream_status) == (400, "invalid_request_error", 400)
+    assert "messages: field required" in err.message
+    assert len(oa.requests) == 1 and an.requests == [] and r.sleep.waits == []
+    assert r.health.status(RA).circuit() == "closed" and r.health.status(RA).failures == 0
+
+
+def test_real_400_in_retry_on_fails_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.default = Behaviour(status=400)
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RA, fallback=[RB], retries=1, retry_on=(400,)))
+    assert out.target == RB and len(oa.requests) == 2 and len(an.requests) == 1
+
+
+def test_real_embeddings_fail_over_past_a_provider_without_them(oa: FakeUpstream, an: FakeUpstream,
+                                                                  dead_port: int) -> None:
+    r = Real(oa, an, dead_port)
+    out = r.embed(decision(RB, fallback=[RA]), {"model": "e", "input": ["hello", "world"]})
+    assert out.target == RA and out.response["model"] == "alpha" and len(out.response["data"]) == 2
+    assert out.attempts[0].outcome == "embeddings_unsupported"
+
+
+def test_real_stream_success(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    r = Real(oa, an, dead_port)
+    for target, fake in ((RA, oa), (RB, an)):
+        out, chunks = r.stream(decision(target))
+        for c in chunks:
+            validate_chunk(c)
+        assert {c["model"] for c in chunks} == {target.model}
+        text = "".join(ch["delta"].get("content") or "" for c in chunks for ch in c["choices"])
+        assert text == f"Hello from {fake.name}."
+        assert r.health.in_flight(target) == 0 and r.health.status(target).requests == 1
+
+
+def test_real_stream_cut_before_first_chunk_fails_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.default = Behaviour(stream_cut_after=0)
+    r = Real(oa, an, dead_port)
+    out, chunks = r.stream(decision(RA, fallback=[RB], retries=0))
+    assert out.target == RB and {c["model"] for c in chunks} == {"beta"}
+    assert out.attempts[0].outcome == "upstream_unreachable"
+
+
+@pytest.mark.parametrize("behaviour", [Behaviour(status=503), Behaviour(malformed=True), Behaviour(reset=True)])
+def test_real_stream_error_before_first_chunk_fails_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int,
+                                                         behaviour: Behaviour) -> None:
+    oa.default = behaviour
+    r = Real(oa, an, dead_port)
+    out, _ = r.stream(decision(RA, fallback=[RB], retries=0))
+    assert out.target == RB and r.health.in_flight(RA) == 0
+
+
+def test_real_stream_cut_after_first_chunk_raises_after_the_delivered_chunks(oa: FakeUpstream, an: FakeUpstream,
+                                                                           dead_port: int) -> None:
+    oa.default = Behaviour(stream_cut_after=3, text="one two three four five")
+    r = Real(oa, an, dead_port)
+    got: list[dict] = []
+
+    async def go(ex: Executor) -> None:
+        out = await ex.stream(decision(RA, fallback=[RB]), BODY)
+        got.append(out.first)
+        async for c in out.rest:
+            got.append(c)
+
+    with pytest.raises(UpstreamConnect) as info:
+        run(r.session(go))
+    assert info.value.code == "stream_interrupted" and info.value.status == 502
+    assert len(got) == 3 and {c["model"] for c in got} == {"alpha"}
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in got) == "one two "
+    assert an.requests == [] and len(oa.requests) == 1
+    assert r.health.in_flight(RA) == 0 and r.health.status(RA).failures == 1
+
+
+def test_real_stream_in_stream_error_event_after_first_chunk(oa: FakeUpstream, an: FakeUpstream,
+                                                              dead_port: int) -> None:
+    oa.default = Behaviour(error_event={"message": "overloaded", "type": "server_error"}, stream_cut_after=2)
+    r = Real(oa, an, dead_port)
+    with pytest.raises(UpstreamConnect) as info:
+        r.stream(decision(RA, fallback=[RB]))
+    assert info.value.code == "stream_interrupted" and "overloaded" in info.value.message
+
+
+def test_real_cancel_mid_stream_releases_in_flight(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.default = Behaviour(chunk_delay=5.0, text="slow slow slow")
+    r = Real(oa, an, dead_port)
+    got: list[dict] = []
+
+    async def go(ex: Executor) -> None:
+        async def consume() -> None:
+            out = await ex.stream(decision(RA), BODY)
+            got.append(out.first)
+            async for c in out.rest:
+                got.append(c)
+
+        task = asyncio.create_task(consume())
+        while not got:
+            await asyncio.sleep(0.01)
+        assert r.health.in_flight(RA) == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert r.health.in_flight(RA) == 0
+
+    run(r.session(go))
+    assert r.health.status(RA).failures == 0
+
+
+def test_real_rest_aclose_releases_in_flight(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    oa.default = Behaviour(chunk_delay=5.0)
+    r = Real(oa, an, dead_port)
+
+    async def go(ex: Executor) -> None:
+        out = await ex.stream(decision(RA), BODY)
+        assert r.health.in_flight(RA) == 1
+        await out.rest.aclose()
+        assert r.health.in_flight(RA) == 0
+
+    run(r.session(go))
+
+
+def test_real_round_robin_rotates(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    r = Real(oa, an, dead_port)
+
+    async def go(ex: Executor) -> list[str]:
+        d = decision(RA, RB, RA2, strategy="round_robin", rule="spread")
+        return [(await ex.chat(d, BODY)).target.model for _ in range(6)]
+
+    assert run(r.session(go)) == ["alpha", "beta", "alpha-mini"] * 2
+    assert models_sent(oa) == ["gpt-a", "gpt-a-mini"] * 2 and models_sent(an) == ["claude-b"] * 2
+
+
+def test_real_fastest_after_latencies_are_recorded(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    an.default = Behaviour(delay=0.3)
+    r = Real(oa, an, dead_port)
+    d = decision(RB, RA, strategy="fastest")
+
+    async def go(ex: Executor) -> list[str]:
+        served = [(await ex.chat(d, BODY)).target.model for _ in range(2)]  # unknown latencies go first
+        return served
+
+    assert run(r.session(go)) == ["beta", "alpha"]
+    lat_b, lat_a = r.health.latency(RB), r.health.latency(RA)
+    assert lat_b is not None and lat_a is not None and lat_b >= 300.0
+    ex = Executor({}, r.health)
+    assert ex.order(d) == sorted([RB, RA], key=lambda t: r.health.latency(t) or 0.0)
+
+
+def test_real_open_circuit_moves_target_last_then_half_opens(oa: FakeUpstream, an: FakeUpstream,
+                                                             dead_port: int) -> None:
+    clock = Clock()
+    health = HealthBoard(failure_threshold=2, cooldown=10.0, clock=clock)
+    r = Real(oa, an, dead_port, health=health)
+    an.default = Behaviour(status=503)
+    d = decision(RB, fallback=[RA], retries=1)
+    assert r.chat(d).target == RA  # two 503s open beta's circuit
+    assert health.status(RB).circuit() == "open" and len(an.requests) == 2
+    assert r.chat(d).target == RA and len(an.requests) == 2  # beta skipped while open
+    an.default = Behaviour()
+    clock.t += 10.0
+    out = r.chat(d)  # half-open: beta gets the probe, succeeds, closes
+    assert out.target == RB and [a.target for a in out.attempts] == [RB]
+    assert health.status(RB).circuit() == "closed"
