@@ -262,8 +262,16 @@ class AnthropicAdapter(HTTPAdapter):
         cid, created, model = common.completion_id(), common.now(), target.upstream
         tool_index: dict[int, int] = {}  # Anthropic content-block index → OpenAI tool_calls index
         usage_seen: dict[str, Any] = {}
+        # The role rides on the first real chunk rather than on message_start: Anthropic can still send an
+        # error event (overloaded) right after message_start, and until something is yielded the executor
+        # may fail over.
+        role_sent = False
 
         def make(delta: dict[str, Any], finish: str | None = None) -> dict:
+            nonlocal role_sent
+            if not role_sent:
+                role_sent = True
+                delta = {"role": "assistant", **delta}
             return common.chunk(cid, created, model, [common.delta_choice(0, delta, finish)])
 
         async for event, data in self.post_sse(self._url, payload, timeout=timeout):
@@ -277,7 +285,6 @@ class AnthropicAdapter(HTTPAdapter):
                     cid = common.completion_id(message["id"])
                 model = message.get("model") or model
                 usage_seen.update(message.get("usage") or {})
-                yield make({"role": "assistant", "content": ""})
             elif kind == "content_block_start":
                 block = obj.get("content_block") or {}
                 if block.get("type") == "tool_use":

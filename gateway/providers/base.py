@@ -60,9 +60,9 @@ class Adapter:
         raise NotImplementedError
 
     async def embed(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
+        # A routing mistake on the gateway's side (502, not retryable): the executor moves to the next target.
         raise UpstreamError(f"provider {self.name!r} ({self.kind}) does not serve embeddings",
-                            status=400, type="invalid_request_error", code="embeddings_unsupported",
-                            provider=self.name, retryable=True)
+                            status=502, code="embeddings_unsupported", provider=self.name, retryable=False)
 
     async def aclose(self) -> None:
         return None

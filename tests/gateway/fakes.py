@@ -66,6 +66,7 @@ class Behaviour:
     delay           seconds to wait before sending the status line and headers
     chunk_delay     seconds between stream events
     reset           abort the TCP connection without answering
+    stall_after     stream: send this many events, then go silent (until the client gives up)
     stream_cut_after  stream: send this many events, then abort the connection (no terminator);
                     non-stream: send the headers and half the body, then abort
     malformed       send invalid JSON (non-stream: the body; stream: the first event's data)
@@ -87,6 +88,7 @@ class Behaviour:
     chunk_delay: float = 0.0
     reset: bool = False
     stream_cut_after: int | None = None
+    stall_after: int | None = None
     malformed: bool = False
     error_event: Mapping[str, Any] | None = None
     text: str | None = None
@@ -377,6 +379,8 @@ class FakeUpstream:
                     await asyncio.sleep(0.01)  # flush what was written, then break the connection
                     request.transport.abort()  # type: ignore[union-attr]
                     raise _Aborted()
+                if b.stall_after is not None and i >= b.stall_after:
+                    await asyncio.sleep(3600)  # cancelled when the client disconnects (handler_cancellation)
                 if b.chunk_delay and i:
                     await asyncio.sleep(b.chunk_delay)
                 text = data if isinstance(data, str) else json.dumps(data)

@@ -131,6 +131,22 @@ def test_stop_reasons(fake, native, finish):
     assert call(fake, "chat", {"messages": [{"role": "user", "content": "hi"}]})["choices"][0]["finish_reason"] == finish
 
 
+def test_stream_error_event_after_content_raises_midway(fake):
+    fake.queue(Behaviour(error_event={"type": "api_error", "message": "Internal"}, stream_cut_after=5))
+    got = []
+
+    async def go():
+        adapter = make_adapter(fake.provider(), fake.env)
+        try:
+            async for c in adapter.chat_stream(T, {"messages": [{"role": "user", "content": "hi"}]}):
+                got.append(c)
+        finally:
+            await adapter.aclose()
+    with pytest.raises(UpstreamError, match="Internal"):
+        run(go())
+    assert len(got) == 2
+
+
 def test_response_tool_use(fake):
     fake.queue(Behaviour(text="Let me check.", tool_calls=[("weather", {"city": "Oslo"}), ("time", {})]))
     reply = call(fake, "chat", {"messages": [{"role": "user", "content": "hi"}]})
@@ -150,7 +166,7 @@ def test_stream_text_with_usage(fake):
     for c in chunks:
         validate_chunk(c)
     assert fake.last.json["stream"] is True
-    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": "one "}
     assert len({c["id"] for c in chunks}) == 1
     folded = assemble(chunks)
     assert folded[0]["content"] == "one two three four" and folded[0]["finish_reason"] == "stop"
@@ -175,7 +191,8 @@ def test_stream_tool_use_argument_deltas(fake):
 
 
 def test_stream_error_event_before_content_raises_first(fake):
-    fake.queue(Behaviour(error_event={"type": "overloaded_error", "message": "Overloaded"}))
+    # After message_start and a ping, but before any content: nothing was yielded, so failover is possible.
+    fake.queue(Behaviour(error_event={"type": "overloaded_error", "message": "Overloaded"}, stream_cut_after=2))
     got = []
 
     async def go():
