@@ -1,0 +1,103 @@
+"""The admin API, guarded by OPEN_ROUTER_ADMIN_KEY as a Bearer token (unset: every /admin/* answers 403).
+
+    POST   /admin/keys            {"team", "project"?, "app"?, "cost_center"?} → 201, the secret (only here)
+    GET    /admin/keys            every key (never a secret)
+    DELETE /admin/keys/<key_id>   revoke; takes effect in this process at once
+    GET    /admin/policy          active version, files, loaded_at, last reload error
+    GET    /admin/models/status   live latency / error rate / in-flight / circuit per model (HealthBoard)
+
+Key-store calls are synchronous SQL; they run in a worker thread so the event loop keeps serving.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from quart import Quart, Response, request
+
+from ..auth import check_admin
+from ..errors import InvalidRequest, NotFound
+from ..keys import KeyStoreError
+from ..schema import parse_json
+from .openai import json_response, read_body
+
+if TYPE_CHECKING:
+    from ..app import Gateway
+
+KEY_FIELDS = ("team", "project", "app", "cost_center")
+
+
+def _key_fields(body: dict[str, Any]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in KEY_FIELDS:
+        value = body.get(name)
+        if value is None:
+            if name == "team":
+                raise InvalidRequest("Missing required parameter: 'team'.", param="team",
+                                     code="missing_required_parameter")
+            out[name] = None
+            continue
+        if not isinstance(value, str) or not value.strip() or len(value) > 200:
+            raise InvalidRequest(f"Invalid value for '{name}': expected a non-empty string of at most 200 "
+                                 f"characters.", param=name, code="invalid_value")
+        out[name] = value.strip()
+    unknown = sorted(set(body) - set(KEY_FIELDS))
+    if unknown:
+        raise InvalidRequest(f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0],
+                             code="unknown_parameter")
+    return out
+
+
+def register(app: Quart, gw: Gateway) -> None:
+    settings = gw.settings
+    store = gw.keys
+
+    def guard() -> None:
+        check_admin(request.headers, settings.admin_key)
+
+    @app.post("/admin/keys")
+    async def create_key() -> Response:
+        guard()
+        fields = _key_fields(parse_json(await read_body(64 * 1024)))
+        try:
+            record, secret = await asyncio.to_thread(store.create, **fields)
+        except KeyStoreError as exc:
+            raise InvalidRequest(str(exc)) from None
+        return json_response({**record.as_json(), "key": secret}, status=201)
+
+    @app.get("/admin/keys")
+    async def list_keys() -> Response:
+        guard()
+        records = await asyncio.to_thread(store.list)
+        return json_response({"object": "list", "data": [r.as_json() for r in records]})
+
+    @app.delete("/admin/keys/<key_id>")
+    async def revoke_key(key_id: str) -> Response:
+        guard()
+        try:
+            record = await asyncio.to_thread(store.revoke, key_id)
+        except KeyStoreError:
+            raise NotFound(f"No key with id '{key_id}'.", param="key_id", code="key_not_found") from None
+        store.evict(key_id)  # again on the loop thread: a lookup may have re-cached it meanwhile
+        return json_response({**record.as_json(), "revoked": True})
+
+    @app.get("/admin/policy")
+    async def policy_status() -> Response:
+        guard()
+        holder = gw.policies
+        policy = holder.policy
+        return json_response({
+            "version": holder.version,
+            "files": holder.files,
+            "loaded_at": int(holder.loaded_at),
+            "last_reload_error": holder.last_error,
+            "warnings": holder.warnings,
+            "models": sorted(policy.models),
+            "providers": sorted(policy.providers),
+            "routes": [r.name for r in policy.routes],
+        })
+
+    @app.get("/admin/models/status")
+    async def models_status() -> Response:
+        guard()
+        return json_response({"object": "list", "data": gw.health.snapshot()})

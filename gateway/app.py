@@ -1,0 +1,236 @@
+"""`create_app(settings)`: wires the policy, key store, health board, adapters, executor and metrics into a
+Quart app. Wiring only: request handling lives in gateway/api/.
+
+Everything a request needs hangs off one `Gateway` object, kept in ``app.extensions["open_router"]`` and
+bound into the route closures at registration (no module-level state, no per-request lookups).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from quart import Quart, Response, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as HTTPNotFound, RequestEntityTooLarge
+
+import dsl
+from dsl.ast import Provider
+
+from .auth import Authenticator
+from .errors import GatewayError, InternalError, NotFound, PayloadTooLarge
+from .facts import FactsBuilder, load_classifier
+from .health import HealthBoard
+from .keys import KeyStore
+from .observe import DecisionLog, Metrics
+from .providers.base import Adapter, make_adapter
+from .router import Executor
+from .settings import Settings
+
+log = logging.getLogger("open_router.app")
+
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}")
+JSON = "application/json"
+
+
+@dataclass
+class PolicyHolder:
+    """The compiled policy being served. ``swap`` replaces it atomically (one attribute store), so a
+    request that already read ``.policy`` finishes on the version that decided it."""
+
+    policy: Any  # dsl.tree.Policy
+    files: list[str]
+    loaded_at: float = field(default_factory=time.time)
+    last_error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        return self.policy.version
+
+    def swap(self, new: Any, files: list[str] | None = None) -> None:
+        self.policy = new
+        if files is not None:
+            self.files = files
+        self.loaded_at = time.time()
+        self.last_error = None
+
+
+def load_policy_dir(directory: Path | str) -> PolicyHolder:
+    """Parse, check and compile a policy directory (its top-level *.policy files, in name order) or file.
+    Raises dsl.PolicyError, whose diagnostics say what and where."""
+    from dsl.syntax import policy_paths
+
+    files = policy_paths([directory])
+    policy, warnings = dsl.load_policy(files)
+    return PolicyHolder(policy, [str(f) for f in files], warnings=[w.headline() for w in warnings])
+
+
+class AdapterPool:
+    """One adapter per provider of the served policy, made on first use; a provider whose declaration
+    changed (after a reload) gets a fresh adapter, and the old one is closed at shutdown."""
+
+    def __init__(self, holder: PolicyHolder, env: Mapping[str, str], pool_size: int) -> None:
+        self.holder = holder
+        self.env = env
+        self.pool_size = pool_size
+        self._live: dict[str, tuple[Provider, Adapter]] = {}
+        self._retired: list[Adapter] = []
+
+    def __call__(self, name: str) -> Adapter:
+        provider = self.holder.policy.providers[name]  # KeyError → the executor's "no adapter" error
+        entry = self._live.get(name)
+        if entry is not None and entry[0] is provider:
+            return entry[1]
+        if entry is not None:
+            self._retired.append(entry[1])
+        adapter = make_adapter(provider, self.env, limit=self.pool_size)
+        self._live[name] = (provider, adapter)
+        return adapter
+
+    def warm(self) -> None:
+        for name in self.holder.policy.providers:
+            self(name)
+
+    async def aclose(self) -> None:
+        adapters = [a for _, a in self._live.values()] + self._retired
+        self._live.clear()
+        self._retired.clear()
+        for adapter in adapters:
+            try:
+                await adapter.aclose()
+            except Exception:  # closing must go on for the others
+                log.exception("closing adapter %r failed", adapter)
+
+
+@dataclass
+class Gateway:
+    """What requests need: the parts create_app wires together."""
+
+    settings: Settings
+    policies: PolicyHolder
+    keys: KeyStore
+    auth: Authenticator
+    health: HealthBoard
+    adapters: AdapterPool
+    executor: Executor
+    metrics: Metrics
+    decisions: DecisionLog
+    facts: FactsBuilder
+
+
+def request_id() -> str:
+    """The request's id: a sane incoming x-request-id, or a new one (set once per request)."""
+    rid = g.get("request_id")
+    if rid is None:
+        incoming = request.headers.get("x-request-id")
+        rid = incoming if incoming and REQUEST_ID_RE.fullmatch(incoming) else "req_" + secrets.token_hex(12)
+        g.request_id = rid
+    return rid
+
+
+def error_response(err: GatewayError, headers: Mapping[str, str] | None = None) -> Response:
+    from .api.openai import dumps
+
+    resp = Response(dumps(err.body()), status=err.status, content_type=JSON)
+    for k, v in err.headers().items():
+        resp.headers[k] = v
+    if headers:
+        for k, v in headers.items():
+            resp.headers[k] = v
+    return resp
+
+
+def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
+               holder: PolicyHolder | None = None, keys: KeyStore | None = None) -> Quart:
+    """The gateway app. Raises dsl.PolicyError when the policy does not load (the CLI reports it)."""
+    from .api import admin, openai as openai_api, ws
+
+    holder = holder or load_policy_dir(Path(settings.policies))
+    env = os.environ if env is None else env
+    keys = keys or KeyStore(settings.db, ttl=settings.key_cache_ttl)
+    health = HealthBoard()
+    adapters = AdapterPool(holder, env, settings.upstream_pool_size)
+    gw = Gateway(
+        settings=settings, policies=holder, keys=keys, auth=Authenticator(keys), health=health,
+        adapters=adapters, executor=Executor(adapters, health), metrics=Metrics(),
+        decisions=DecisionLog(settings.decision_log), facts=FactsBuilder(load_classifier()),
+    )
+
+    app = Quart("open_router")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["RESPONSE_TIMEOUT"] = None  # streams last as long as the upstream keeps sending
+    app.config["BODY_TIMEOUT"] = 60
+    app.extensions["open_router"] = gw
+
+    @app.before_request
+    async def _begin() -> None:
+        request_id()
+
+    @app.after_request
+    async def _stamp(resp: Response) -> Response:
+        h = resp.headers
+        h["x-request-id"] = request_id()
+        h["x-open-router-policy"] = g.get("policy_version") or holder.version
+        return resp
+
+    @app.errorhandler(GatewayError)
+    async def _gateway_error(err: GatewayError) -> Response:
+        return error_response(err)
+
+    @app.errorhandler(HTTPException)
+    async def _http_error(exc: HTTPException) -> Response:
+        if isinstance(exc, HTTPNotFound):
+            err: GatewayError = NotFound(f"Unknown request URL: {request.method} {request.path}. "
+                                         f"Please check the URL and method.", code="unknown_url")
+        elif isinstance(exc, MethodNotAllowed):
+            allowed = ", ".join(sorted(exc.valid_methods or ()))
+            err = GatewayError(f"Method {request.method} is not allowed for {request.path} "
+                               f"(allowed: {allowed}).", status=405, type="invalid_request_error",
+                               code="method_not_allowed")
+        elif isinstance(exc, RequestEntityTooLarge):
+            err = PayloadTooLarge(f"The request body is larger than the limit of {settings.max_body_bytes} bytes.")
+        else:
+            status = exc.code or 500
+            err = GatewayError(exc.description or exc.name, status=status,
+                               type="invalid_request_error" if status < 500 else "server_error",
+                               code=exc.name.lower().replace(" ", "_"))
+        resp = error_response(err)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            resp.headers["allow"] = ", ".join(sorted(exc.valid_methods))
+        return resp
+
+    @app.errorhandler(Exception)
+    async def _unexpected(exc: Exception) -> Response:
+        rid = request_id()
+        log.error("unhandled error in %s %s (request %s)", request.method, request.path, rid,
+                  exc_info=exc, extra={"request_id": rid})
+        return error_response(InternalError(f"The gateway hit an internal error; quote request id {rid} "
+                                            f"when reporting it."))
+
+    @app.get("/healthz")
+    async def _healthz() -> Response:
+        return Response(b'{"status":"ok"}', content_type=JSON)
+
+    @app.get("/metrics")
+    async def _metrics() -> Response:
+        return Response(gw.metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+    openai_api.register(app, gw)
+    admin.register(app, gw)
+    ws.register(app, gw)
+
+    @app.before_serving
+    async def _startup() -> None:
+        adapters.warm()
+
+    @app.after_serving
+    async def _shutdown() -> None:
+        await adapters.aclose()
+        keys.close()
+
+    return app
