@@ -6,6 +6,7 @@ bound into the route closures at registration (no module-level state, no per-req
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -63,10 +64,19 @@ class PolicyHolder:
 def load_policy_dir(directory: Path | str) -> PolicyHolder:
     """Parse, check and compile a policy directory (its top-level *.policy files, in name order) or file.
     Raises dsl.PolicyError, whose diagnostics say what and where."""
+    from dsl.check import check
     from dsl.syntax import policy_paths
 
     files = policy_paths([directory])
-    policy, warnings = dsl.load_policy(files)
+    # dsl.load_policy's steps, spelled out: once the dsl.check submodule is imported it shadows the
+    # package-level `check` function, so dsl.load_policy only works once per process (reported upstream).
+    ps = dsl.load(files)
+    diags = check(ps)
+    errors = [d for d in diags if d.severity == "error"]
+    if errors:
+        raise dsl.PolicyCheckError(errors)
+    policy = dsl.compile_policy(ps)
+    warnings = [d for d in diags if d.severity != "error"]
     return PolicyHolder(policy, [str(f) for f in files], warnings=[w.headline() for w in warnings])
 
 
@@ -137,6 +147,10 @@ def error_response(err: GatewayError, headers: Mapping[str, str] | None = None) 
     from .api.openai import dumps
 
     resp = Response(dumps(err.body()), status=err.status, content_type=JSON)
+    if err.status == 413:
+        # The rest of the body is never read, so the connection cannot carry another request: say so,
+        # or a client reusing it would see a dropped connection instead of an answer.
+        resp.headers["connection"] = "close"
     for k, v in err.headers().items():
         resp.headers[k] = v
     if headers:
@@ -178,8 +192,20 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
         h["x-open-router-policy"] = g.get("policy_version") or holder.version
         return resp
 
+    async def drain() -> None:
+        """Take in the rest of a request body before answering an error: Hypercorn closes a keep-alive
+        connection whose request body was not fully received, and the client's next request on it fails."""
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        try:
+            await asyncio.wait_for(request.get_data(cache=False), 5.0)
+        except Exception:  # too large, too slow, or already gone: the connection closes anyway
+            pass
+
     @app.errorhandler(GatewayError)
     async def _gateway_error(err: GatewayError) -> Response:
+        if err.status != 413:
+            await drain()
         return error_response(err)
 
     @app.errorhandler(HTTPException)
@@ -199,6 +225,8 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
             err = GatewayError(exc.description or exc.name, status=status,
                                type="invalid_request_error" if status < 500 else "server_error",
                                code=exc.name.lower().replace(" ", "_"))
+        if not isinstance(exc, RequestEntityTooLarge):
+            await drain()
         resp = error_response(err)
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             resp.headers["allow"] = ", ".join(sorted(exc.valid_methods))

@@ -20,7 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
@@ -113,7 +113,8 @@ def _record(row: Any) -> KeyRecord:
 class KeyStore:
     """The key table plus the lookup cache. One per app (or per CLI command)."""
 
-    def __init__(self, url: str, *, ttl: float = 1.0, create: bool = True) -> None:
+    def __init__(self, url: str, *, ttl: float = 1.0, create: bool = True,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.url = engine_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {}
@@ -122,6 +123,7 @@ class KeyStore:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 5}
         self.engine = sa.create_engine(self.url, **kwargs)
         self.ttl = ttl
+        self.clock = clock
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
         if create:
             metadata.create_all(self.engine)
@@ -210,7 +212,7 @@ class KeyStore:
         if not SECRET_RE.fullmatch(secret):
             return None  # never a DB round trip for something that cannot be a key
         digest = hash_secret(secret)
-        now = time.monotonic()
+        now = self.clock()
         found, rec = self._cached(digest, now)
         if found:
             return rec
@@ -225,7 +227,7 @@ class KeyStore:
         if not SECRET_RE.fullmatch(secret):
             return None
         digest = hash_secret(secret)
-        now = time.monotonic()
+        now = self.clock()
         found, rec = self._cached(digest, now)
         if found:
             return rec

@@ -146,13 +146,14 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(policies=args.policies, host=args.host, port=args.port, db=args.db,
+                         log_level=args.log_level, log_format=args.log_format)
+    # Imported after the settings check, so a typo in a flag is reported without loading the server.
     import dsl
 
     from .app import create_app, load_policy_dir
     from .observe import configure_logging
 
-    settings = _settings(policies=args.policies, host=args.host, port=args.port, db=args.db,
-                         log_level=args.log_level, log_format=args.log_format)
     configure_logging(settings.log_level, settings.log_format)
     try:
         holder = load_policy_dir(settings.policies)

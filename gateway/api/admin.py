@@ -57,8 +57,9 @@ def register(app: Quart, gw: Gateway) -> None:
 
     @app.post("/admin/keys")
     async def create_key() -> Response:
+        raw = await read_body(64 * 1024)
         guard()
-        fields = _key_fields(parse_json(await read_body(64 * 1024)))
+        fields = _key_fields(parse_json(raw))
         try:
             record, secret = await asyncio.to_thread(store.create, **fields)
         except KeyStoreError as exc:

@@ -218,8 +218,9 @@ def register(app: Quart, gw: Gateway) -> None:
     async def chat_completions() -> Response:
         s = Served("/v1/chat/completions", _perf(), g.request_id)
         try:
+            raw = await read_body(max_body)  # first: answering before the body is in makes Hypercorn drop the connection
             s.principal = await gw.auth.authenticate(request.headers)
-            body = validate_chat(parse_json(await read_body(max_body)))
+            body = validate_chat(parse_json(raw))
             decision = decide_chat(gw, s, body, request.headers.items())
             if body.get("stream") is True:
                 s.stream = True
@@ -244,8 +245,9 @@ def register(app: Quart, gw: Gateway) -> None:
     async def embeddings() -> Response:
         s = Served("/v1/embeddings", _perf(), g.request_id)
         try:
+            raw = await read_body(max_body)
             s.principal = await gw.auth.authenticate(request.headers)
-            body = validate_embeddings(parse_json(await read_body(max_body)))
+            body = validate_embeddings(parse_json(raw))
             facts = gw.facts.embeddings(s.principal, body, request.headers.items(), s.request_id)
             decision = s.decision = gw.policies.policy.decide(facts)
             g.policy_version = decision.policy_version
