@@ -94,6 +94,20 @@ class ModelStatus:
             return True
         return self.circuit() == HALF_OPEN and not self.probing
 
+    def begin(self) -> bool:
+        """An attempt starts: in-flight + 1. True if it took the half-open probe slot (pass it to ``end``)."""
+        self.in_flight += 1
+        if self.state != CLOSED and self.circuit() == HALF_OPEN and not self.probing:
+            self.probing = True
+            return True
+        return False
+
+    def end(self, probe: bool) -> None:
+        """An attempt ends (record its verdict with ``success``/``failure`` after, or none if abandoned)."""
+        self.in_flight -= 1
+        if probe:
+            self.probing = False
+
     def _open(self) -> None:
         self.state = OPEN
         self.opened_at = self._board.clock()
@@ -172,10 +186,7 @@ class Ticket:
         if self.done:
             return False
         self.done = True
-        s = self.status
-        s.in_flight -= 1
-        if self.probe:
-            s.probing = False
+        self.status.end(self.probe)
         return True
 
     def ok(self, latency_ms: float) -> None:
@@ -210,14 +221,19 @@ class HealthBoard:
         self.error_alpha = error_alpha
         self.clock = clock
         self._by_key: dict[tuple[str, str], ModelStatus] = {}
-        # Memo Target → status so the hot path is one dict lookup; bounded by the Targets policies name.
-        self._by_target: dict[Target, ModelStatus] = {}
+        # Memo by id(target): hashing a Target builds a tuple each time, an int key does not. The entry
+        # holds the Target itself, so its id cannot be reused while the entry lives; the policy's Targets
+        # are long-lived, and the cap only bounds what policy reloads leave behind.
+        self._by_id: dict[int, tuple[Target, ModelStatus]] = {}
+
+    _MEMO_CAP = 8192
 
     def status(self, target: Target) -> ModelStatus:
-        s = self._by_target.get(target)
-        if s is None:
-            s = self._add(target)
-        return s
+        """The ModelStatus of ``target``'s deployment (created on first sight)."""
+        entry = self._by_id.get(id(target))
+        if entry is not None and entry[0] is target:
+            return entry[1]
+        return self._add(target)
 
     def _add(self, target: Target) -> ModelStatus:
         key = (target.provider, target.upstream)
@@ -226,17 +242,15 @@ class HealthBoard:
             s = self._by_key[key] = ModelStatus(self, target.provider, target.upstream, target.model)
         elif target.model not in s.aliases:
             s.aliases.append(target.model)
-        self._by_target[target] = s
+        if len(self._by_id) >= self._MEMO_CAP:
+            self._by_id.clear()
+        self._by_id[id(target)] = (target, s)
         return s
 
     def start(self, target: Target) -> Ticket:
         """An attempt on ``target`` begins: in-flight + 1; takes the probe slot if the breaker is half-open."""
         s = self.status(target)
-        s.in_flight += 1
-        probe = False
-        if s.state != CLOSED and s.circuit() == HALF_OPEN and not s.probing:
-            s.probing = probe = True
-        return Ticket(s, probe)
+        return Ticket(s, s.begin())
 
     def success(self, target: Target, latency_ms: float) -> None:
         self.status(target).success(latency_ms)

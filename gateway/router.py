@@ -6,11 +6,16 @@ How one failure is handled (``err`` is what the adapter raised):
     retryable (err.retryable, or its upstream status is in plan.retry_on)
         → the same target again after backoff (full jitter, or at least Retry-After when that is
           ≤ max_retry_after; a longer Retry-After moves on at once), up to 1 + plan.retries attempts,
-          then the next target
+          then the next target. A retryable 4xx not named in retry_on (e.g. "no embeddings here")
+          goes to the next target without repeating.
     not retryable, the client's fault (a 4xx other than 408/429: the upstream rejected the request)
         → the walk stops and the error goes to the client as it is
     not retryable, the gateway's side (bad provider key, missing adapter, ...)
         → no point repeating it: the next target at once
+
+Order: candidates by plan.strategy (fastest: lowest latency EWMA, unknown first; least_busy: fewest in
+flight; round_robin: rotated per rule; ordered: as given), then the fallback chain, de-duplicated by
+deployment (provider, upstream); targets whose breaker is open (or half-open with its probe out) go last.
 
 When every target failed, the last error is raised with its client-facing status kept and a message
 that counts the attempts. Every raised GatewayError carries ``.attempts`` (tuple[Attempt, ...]) so the
@@ -31,12 +36,14 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from dsl.decision import Decision, Target
 from gateway.errors import GatewayError, NotFound, UpstreamConnect, UpstreamError
-from gateway.health import HealthBoard, Ticket, error_code, is_client_fault
+from gateway.health import CLOSED, HealthBoard, ModelStatus, error_code, is_client_fault
 from gateway.providers.base import Adapter
 
 _perf = time.perf_counter
 _CHAT, _EMBED, _STREAM = 0, 1, 2
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)
+# Upstream addresses a client must not learn: URLs, ('host', port) tuples from OS errors, host:port, IPv4.
+_ADDRESS = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+|\('[^']*', \d+\)|\b[\w.-]+:\d{2,5}\b|\b\d{1,3}(?:\.\d{1,3}){3}\b",
+                      re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +85,41 @@ class StreamOutcome:
     rest: StreamRest
 
 
+# A frozen dataclass's generated __init__ goes through object.__setattr__ per field, several times the cost
+# of a plain one, and these are built on every request: the executor fills the slots directly instead.
+# Same objects, just as immutable for everyone who receives them.
+_new = object.__new__
+_at_target, _at_outcome, _at_status, _at_latency = (Attempt.__dict__[f].__set__ for f in Attempt.__slots__)
+_oc_response, _oc_target, _oc_attempts = (Outcome.__dict__[f].__set__ for f in Outcome.__slots__)
+
+
+def _attempt(target: Target, outcome: str, upstream_status: int | None, latency_ms: float) -> Attempt:
+    a = _new(Attempt)
+    _at_target(a, target)
+    _at_outcome(a, outcome)
+    _at_status(a, upstream_status)
+    _at_latency(a, latency_ms)
+    return a
+
+
+def _outcome(response: dict, target: Target, attempts: tuple[Attempt, ...]) -> Outcome:
+    o = _new(Outcome)
+    _oc_response(o, response)
+    _oc_target(o, target)
+    _oc_attempts(o, attempts)
+    return o
+
+
 class StreamRest:
     """The remaining chunks of a stream; keeps the attempt in flight until the stream ends or is closed."""
 
-    __slots__ = ("_it", "_ticket", "_alias", "_ttfb_ms", "_chunks", "_closed", "__weakref__")
+    __slots__ = ("_it", "_status", "_probe", "_alias", "_ttfb_ms", "_chunks", "_closed", "__weakref__")
 
-    def __init__(self, it: AsyncIterator[dict], ticket: Ticket, alias: str, ttfb_ms: float) -> None:
+    def __init__(self, it: AsyncIterator[dict], status: ModelStatus, probe: bool, alias: str,
+                 ttfb_ms: float) -> None:
         self._it = it
-        self._ticket = ticket
+        self._status = status
+        self._probe = probe
         self._alias = alias
         self._ttfb_ms = ttfb_ms
         self._chunks = 1  # the first one went out with StreamOutcome.first
@@ -101,26 +135,29 @@ class StreamRest:
             chunk = await self._it.__anext__()
         except StopAsyncIteration:
             self._closed = True
+            self._status.end(self._probe)
             # Time to first chunk, not total time: the total measures the answer's length, and the
             # first chunk is what a streaming client waits on.
-            self._ticket.ok(self._ttfb_ms)
+            self._status.success(self._ttfb_ms)
             raise
         except GatewayError as err:
             self._closed = True
-            self._ticket.fail(err)
+            self._status.end(self._probe)
+            self._status.failure(err)
             await _aclose(self._it)
             raise UpstreamConnect(
-                f"the stream from model {self._alias!r} broke off after {self._chunks} "
-                f"chunk{'s' if self._chunks != 1 else ''}: {_scrub(err.message)}",
+                f"the stream from model {self._alias!r} broke off after {_plural(self._chunks, 'chunk')}: "
+                f"{_scrub(err.message)}",
                 code="stream_interrupted", upstream_status=getattr(err, "upstream_status", None),
                 retryable=False, provider=getattr(err, "provider", None)) from err
-        except asyncio.CancelledError:
-            await self._abandon()
-            raise
         except Exception as err:
             self._closed = True
-            self._ticket.fail(err)
+            self._status.end(self._probe)
+            self._status.failure(err)
             await _aclose(self._it)
+            raise
+        except BaseException:
+            await self._abandon()  # cancelled: the client went away
             raise
         self._chunks += 1
         chunk["model"] = self._alias
@@ -128,7 +165,7 @@ class StreamRest:
 
     async def _abandon(self) -> None:
         self._closed = True
-        self._ticket.release()  # the client left: no verdict on the upstream
+        self._status.end(self._probe)  # no verdict on the upstream
         await _aclose(self._it)
 
     async def aclose(self) -> None:
@@ -146,7 +183,8 @@ class StreamRest:
         # Safety net for a consumer that drops the stream unclosed: the count must not leak. (The upstream
         # generator itself is finalised by the event loop's async-generator hooks.)
         if not self._closed:
-            self._ticket.release()
+            self._closed = True
+            self._status.end(self._probe)
 
 
 async def _aclose(it: Any) -> None:
@@ -159,8 +197,8 @@ async def _aclose(it: Any) -> None:
 
 
 def _scrub(message: str) -> str:
-    """Upstream messages are redacted by the adapters; drop any URL that slipped through anyway."""
-    return _URL.sub("<url>", message) if "://" in message else message
+    """Adapters redact secrets; this also drops upstream addresses (URLs, hosts, IPs) from what a client reads."""
+    return _ADDRESS.sub("<address>", message)
 
 
 def _plural(n: int, word: str) -> str:
@@ -198,33 +236,32 @@ class Executor:
     # ----------------------------------------------------------------- public
 
     async def chat(self, decision: Decision, body: dict) -> Outcome:
-        target, response, attempts = await self._walk(decision, body, _CHAT)
-        response["model"] = target.model
-        return Outcome(response, target, attempts)
+        return await self._walk(decision, body, _CHAT)
 
     async def embed(self, decision: Decision, body: dict) -> Outcome:
-        target, response, attempts = await self._walk(decision, body, _EMBED)
-        response["model"] = target.model
-        return Outcome(response, target, attempts)
+        return await self._walk(decision, body, _EMBED)
 
     async def stream(self, decision: Decision, body: dict) -> StreamOutcome:
-        target, opened, attempts = await self._walk(decision, body, _STREAM)
-        first, rest = opened
-        return StreamOutcome(target, attempts, first, rest)
+        return await self._walk(decision, body, _STREAM)
 
     def order(self, decision: Decision) -> list[Target]:
         """The targets in the order they will be tried (strategy, then fallback, open circuits last)."""
+        return self._route(decision)[0]
+
+    # ----------------------------------------------------------------- ordering
+
+    def _route(self, decision: Decision) -> tuple[list[Target], list[ModelStatus]]:
         plan = decision.plan
         cands = plan.candidates
         strategy = plan.strategy
-        health = self.health
+        status = self.health.status
         if len(cands) < 2 or strategy == "ordered":
             ranked: Any = cands
         elif strategy == "fastest":
             # Unknown latency sorts first so a new (or never successful) model gets measured.
-            ranked = sorted(cands, key=lambda t: health.status(t).latency_ewma_ms or -1.0)
+            ranked = sorted(cands, key=lambda t: status(t).latency_ewma_ms or -1.0)
         elif strategy == "least_busy":
-            ranked = sorted(cands, key=lambda t: health.status(t).in_flight)
+            ranked = sorted(cands, key=lambda t: status(t).in_flight)
         elif strategy == "round_robin":
             n = self._rr.get(decision.rule, 0)
             self._rr[decision.rule] = n + 1
@@ -232,23 +269,29 @@ class Executor:
             ranked = cands[k:] + cands[:k]
         else:
             ranked = cands
-        order: list[Target] = []
-        for t in ranked:
-            if t not in order:
-                order.append(t)
-        for t in plan.fallback:
-            if t not in order:
-                order.append(t)
-        # Open circuits go last, in their order: tried only when everything else has failed.
-        blocked: list[Target] | None = None
-        for t in order:
-            if not health.status(t).is_available():
-                if blocked is None:
-                    blocked = []
-                blocked.append(t)
+        targets: list[Target] = []
+        statuses: list[ModelStatus] = []
+        blocked: list[tuple[Target, ModelStatus]] | None = None
+        for group in (ranked, plan.fallback):
+            for t in group:
+                s = status(t)
+                # De-duplicated by deployment (ModelStatus identity): a second alias of a deployment that
+                # just failed would only fail again, and the identity test is cheaper than Target equality.
+                if s in statuses or (blocked is not None and any(s is b for _, b in blocked)):
+                    continue
+                if s.state != CLOSED and not s.is_available():
+                    # Open circuits go last, in their order: tried only when everything else has failed.
+                    if blocked is None:
+                        blocked = []
+                    blocked.append((t, s))
+                    continue
+                targets.append(t)
+                statuses.append(s)
         if blocked:
-            order = [t for t in order if t not in blocked] + blocked
-        return order
+            for t, s in blocked:
+                targets.append(t)
+                statuses.append(s)
+        return targets, statuses
 
     # ----------------------------------------------------------------- the walk
 
@@ -262,34 +305,33 @@ class Executor:
             raise UpstreamError(f"no adapter for provider {provider!r}", code="provider_unavailable",
                                 status=502, retryable=False, provider=provider) from None
 
-    async def _walk(self, decision: Decision, body: dict, kind: int) -> tuple[Target, Any, tuple[Attempt, ...]]:
+    async def _walk(self, decision: Decision, body: dict, kind: int) -> Any:
         if decision.error is not None:
             code, message = _split_error(decision.error)
             raise NotFound(message, param="model" if code == "model_not_found" else None, code=code)
         plan = decision.plan
-        targets = self.order(decision)
+        targets, statuses = self._route(decision)
         if not targets:
             raise NotFound("the policy named no model for this request", param="model", code="model_not_found")
         timeout = None if plan.timeout is None else float(plan.timeout)
         retry_on = plan.retry_on
         tries = 1 + max(0, plan.retries)
-        start = self.health.start
         attempts: list[Attempt] = []
         last: GatewayError | None = None
         used = 0
 
-        for target in targets:
+        for target, status in zip(targets, statuses):
             used += 1
             try:
                 adapter = self._adapter(target.provider)
             except UpstreamError as err:
-                attempts.append(Attempt(target, error_code(err), None, 0.0))
+                attempts.append(_attempt(target, error_code(err), None, 0.0))
                 last = err
                 continue
             req = dict(body)  # one shallow copy per target: retries send the same body
             req["model"] = target.upstream
             for n in range(tries):
-                ticket = start(target)
+                probe = status.begin()
                 t0 = _perf()
                 try:
                     # Direct calls rather than a callable per kind: no extra coroutine frame per attempt.
@@ -298,12 +340,13 @@ class Executor:
                     elif kind == _EMBED:
                         result = await adapter.embed(target, req, timeout=timeout)
                     else:
-                        result = await _open_stream(adapter, target, req, timeout, ticket, t0)
+                        result = await _open_stream(adapter, target, req, timeout, status, probe, t0)
                 except GatewayError as err:
                     ms = (_perf() - t0) * 1000.0
-                    ticket.fail(err)
+                    status.end(probe)
+                    status.failure(err)
                     upstream_status = getattr(err, "upstream_status", None)
-                    attempts.append(Attempt(target, error_code(err), upstream_status, ms))
+                    attempts.append(_attempt(target, error_code(err), upstream_status, ms))
                     last = err
                     if not (getattr(err, "retryable", False)
                             or (upstream_status is not None and upstream_status in retry_on)):
@@ -327,20 +370,24 @@ class Executor:
                 except Exception as err:
                     # A bug in an adapter: count it against the model, then let it out unchanged.
                     ms = (_perf() - t0) * 1000.0
-                    ticket.fail(err)
-                    attempts.append(Attempt(target, error_code(err), None, ms))
+                    status.end(probe)
+                    status.failure(err)
+                    attempts.append(_attempt(target, error_code(err), None, ms))
                     raise
                 except BaseException:
-                    ticket.release()  # cancelled (the client went away): no verdict on the upstream
+                    status.end(probe)  # cancelled (the client went away): no verdict on the upstream
                     raise
                 if kind == _STREAM:
-                    # The stream's ticket stays open (StreamRest owns it) until the stream ends.
-                    ms = result[1]._ttfb_ms
-                else:
-                    ms = (_perf() - t0) * 1000.0
-                    ticket.ok(ms)
-                attempts.append(Attempt(target, "ok", None, ms))
-                return target, result, tuple(attempts)
+                    # The stream stays in flight (StreamRest ends it) until its last chunk.
+                    first, rest = result
+                    attempts.append(_attempt(target, "ok", None, rest._ttfb_ms))
+                    return StreamOutcome(target, tuple(attempts), first, rest)
+                ms = (_perf() - t0) * 1000.0
+                status.end(probe)
+                status.success(ms)
+                result["model"] = target.model
+                attempts.append(_attempt(target, "ok", None, ms))
+                return _outcome(result, target, tuple(attempts))
 
         assert last is not None
         raise self._exhausted(last, attempts, used)
@@ -360,7 +407,7 @@ class Executor:
 
 
 async def _open_stream(adapter: Adapter, target: Target, req: dict, timeout: float | None,
-                       ticket: Ticket, t0: float) -> tuple[dict, StreamRest]:
+                       status: ModelStatus, probe: bool, t0: float) -> tuple[dict, StreamRest]:
     """Open a stream and wait for its first chunk, so a failure before it can still fail over."""
     it = adapter.chat_stream(target, req, timeout=timeout).__aiter__()
     try:
@@ -374,4 +421,4 @@ async def _open_stream(adapter: Adapter, target: Target, req: dict, timeout: flo
         raise
     ttfb_ms = (_perf() - t0) * 1000.0
     first["model"] = target.model
-    return first, StreamRest(it, ticket, target.model, ttfb_ms)
+    return first, StreamRest(it, status, probe, target.model, ttfb_ms)

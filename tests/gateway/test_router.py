@@ -7,6 +7,7 @@ upstream servers (tests/gateway/fakes.py) for each way an upstream can fail.
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import socket
 from decimal import Decimal
@@ -356,6 +357,27 @@ def test_unexpected_exception_is_counted_and_propagates() -> None:
 def test_order_appends_fallback_without_duplicates() -> None:
     ex, _, _, _ = setup({})
     assert ex.order(decision(A, B, A, fallback=[B, C, C])) == [A, B, C]
+
+
+def test_order_dedups_aliases_of_one_deployment() -> None:
+    ex, _, _, _ = setup({})
+    same_as_a = Target("alpha-again", A.provider, A.upstream)
+    assert ex.order(decision(A, fallback=[same_as_a, B])) == [A, B]
+
+
+def test_dropped_stream_releases_in_flight_when_collected() -> None:
+    ex, _, health, _ = setup({"up-alpha": [[chunk("a"), chunk("b")]]})
+
+    async def go() -> None:
+        out = await ex.stream(decision(A), BODY)
+        assert health.in_flight(A) == 1
+        rest = out.rest
+        del out
+        del rest  # never iterated nor closed: the safety net in StreamRest.__del__
+        gc.collect()
+        assert health.in_flight(A) == 0
+
+    run(go())
 
 
 def test_round_robin_rotates_per_rule() -> None:
@@ -781,6 +803,7 @@ def test_real_connection_refused_everywhere_is_a_502_without_urls(oa: FakeUpstre
         r.chat(decision(RD, retries=0))
     err = info.value
     assert err.status == 502 and "://" not in err.message
+    assert "127.0.0.1" not in err.message and str(dead_port) not in err.message
     assert err.message.startswith("all 1 attempt on 1 target failed")
 
 
