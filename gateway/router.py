@@ -18,8 +18,8 @@ flight; round_robin: rotated per rule; ordered: as given), then the fallback cha
 deployment (provider, upstream); targets whose breaker is open (or half-open with its probe out) go last.
 
 When every target failed, the last error is raised with its client-facing status kept and a message
-that counts the attempts. Every raised GatewayError carries ``.attempts`` (tuple[Attempt, ...]) so the
-HTTP layer can report them on errors too.
+that counts the attempts (and no upstream address). A GatewayError raised after at least one attempt
+carries ``.attempts`` (tuple[Attempt, ...]) so the HTTP layer can report them on errors too.
 
 Streams fail over only until the first chunk: ``stream()`` returns once a chunk is in hand, and a
 failure after that surfaces from ``StreamOutcome.rest`` as UpstreamConnect ``stream_interrupted``.
