@@ -67,7 +67,7 @@ def compile_policy(
 ) -> Policy:
     """Compile a checked policy. Raises PolicyError (E900) only for what the checker should have caught.
 
-    ``max_dnf`` and ``tree_budget`` (row copies the tree may make; default 16 per row plus 4096) exist so
+    ``max_dnf`` and ``tree_budget`` (row copies the tree may make; default 32 per row plus 4096) exist so
     tests can force the fallbacks; the defaults keep decide time flat and compile time near-linear.
     """
     decls = ps.decls()
@@ -85,12 +85,12 @@ def compile_policy(
     targets = {m.name: Target(m.name, m.provider, m.upstream) for m in models.values()}
     plans = tuple(_route_plan(r, models, targets) for r in routes)
 
-    patterns: dict[str, re.Pattern[str]] = {}
+    lits = _Lits()
     rows = []
     for index, route in enumerate(routes):
-        for conj in _route_rows(route, patterns, max_dnf):
+        for conj in _route_rows(route, lits, max_dnf):
             rows.append(Row(index, conj))
-    budget = tree_budget if tree_budget is not None else 16 * len(rows) + 4096
+    budget = tree_budget if tree_budget is not None else 32 * len(rows) + 4096
     root = _build_tree(rows, budget)
 
     return Policy(
@@ -205,13 +205,33 @@ class _TooBig(Exception):
     pass
 
 
-def _route_rows(route: Route, patterns: dict[str, re.Pattern[str]], max_dnf: int) -> list[tuple[Lit, ...]]:
+class _Lits:
+    """Makes literals, sharing the compiled test of equal atoms: routes repeat the same tests a great
+    deal. Each literal keeps its own atom, so a trace points at the place it was written."""
+
+    def __init__(self) -> None:
+        self.patterns: dict[str, re.Pattern[str]] = {}
+        self.made: dict[tuple[Any, bool], Lit] = {}
+
+    def get(self, atom: Any, positive: bool) -> Lit:
+        try:
+            known = self.made.get((atom, positive))
+        except TypeError:  # an unhashable literal value: fine, just not shared
+            return _lit(atom, positive, self.patterns)
+        if known is None:
+            known = self.made[(atom, positive)] = _lit(atom, positive, self.patterns)
+        if known.atom is atom:
+            return known
+        return Lit(atom, positive, known.test, known.col, known.eq, known.values)
+
+
+def _route_rows(route: Route, lits: _Lits, max_dnf: int) -> list[tuple[Lit, ...]]:
     """The route's condition as a list of conjunctions (empty list: never; one empty conjunction: always)."""
     if route.when is None:
         return [()]
-    _check_patterns(route.when, patterns)
+    _check_patterns(route.when, lits.patterns)
     try:
-        return _dnf(route.when, True, patterns, max_dnf)
+        return _dnf(route.when, True, lits, max_dnf)
     except _TooBig:
         opaque = Lit(route.when, True, partial(eval_cond, route.when))
         return [(opaque,)]
@@ -230,11 +250,11 @@ def _check_patterns(cond: Cond, patterns: dict[str, re.Pattern[str]]) -> None:
             raise _error(cond.span, f"invalid regular expression {cond.pattern!r}: {e}") from None
 
 
-def _dnf(cond: Cond, positive: bool, patterns: dict[str, re.Pattern[str]], cap: int) -> list[tuple[Lit, ...]]:
+def _dnf(cond: Cond, positive: bool, lits: _Lits, cap: int) -> list[tuple[Lit, ...]]:
     if isinstance(cond, Not):
-        return _dnf(cond.item, not positive, patterns, cap)
+        return _dnf(cond.item, not positive, lits, cap)
     if isinstance(cond, (And, Or)):
-        parts = [_dnf(c, positive, patterns, cap) for c in cond.items]
+        parts = [_dnf(c, positive, lits, cap) for c in cond.items]
         if isinstance(cond, And) == positive:  # a conjunction (And, or a negated Or by De Morgan)
             out: list[tuple[Lit, ...]] = [()]
             for part in parts:
@@ -246,13 +266,17 @@ def _dnf(cond: Cond, positive: bool, patterns: dict[str, re.Pattern[str]], cap: 
         if len(out) > cap:
             raise _TooBig
         return out
-    return [(_lit(cond, positive, patterns),)]
+    return [(lits.get(cond, positive),)]
 
 
 def _merge(a: tuple[Lit, ...], b: tuple[Lit, ...]) -> tuple[Lit, ...] | None:
     """a ∧ b without repeats; None when a literal meets its own negation (the conjunction never holds)."""
+    if not a or not b:
+        return a or b
     out = list(a)
     for lit in b:
+        if any(x is lit for x in out):
+            continue
         if any(x.atom == lit.atom and x.positive != lit.positive for x in out):
             return None
         if not any(x.same(lit) for x in out):
@@ -264,8 +288,7 @@ def _lit(atom: Any, positive: bool, patterns: dict[str, re.Pattern[str]]) -> Lit
     test = _atom_test(atom, patterns)
     if not positive:
         test = _negate(test)
-    col, eq, values = _discrete(atom, positive)
-    return Lit(atom, positive, test, col, eq, values)
+    return Lit(atom, positive, test, *_discrete(atom, positive))
 
 
 def _negate(test: Callable[[Facts], bool]) -> Callable[[Facts], bool]:
@@ -365,17 +388,13 @@ def _build_tree(rows: list[Row], budget: int) -> Leaf | Switch:
     while pending:
         rows, attach = pending.popleft()
         rows = _reachable(rows)
-        col = _pick_column(rows)
-        if col is None:
+        picked = _pick_column(rows)
+        if picked is None or used + picked[1] > budget:
             attach(Leaf(tuple(rows)))
             continue
-        split = _split(rows, col)
-        cost = sum(len(r) for r in split[0].values()) + len(split[1])
-        if used + cost > budget:
-            attach(Leaf(tuple(rows)))
-            continue
+        col, cost = picked
         used += cost
-        branches, default = split
+        branches, default = _split(rows, col)
         node = Switch(col, column_getter(col))
         attach(node)
         for value, branch_rows in branches.items():
@@ -392,25 +411,49 @@ def _reachable(rows: list[Row]) -> list[Row]:
     return rows
 
 
-def _pick_column(rows: list[Row]) -> Column | None:
-    """The column pinned (==/in) by the most rows; ties go to the one met first in route order."""
-    counts: dict[Column, int] = {}
+def _pick_column(rows: list[Row]) -> tuple[Column, int] | None:
+    """The column to hash on next, and about how many row copies its children will hold.
+
+    Maranget's "most rows need it" alone is not enough here: a column with many values (team) copies
+    every row that ignores it into every branch. So among the columns pinned (==/in) by at least a quarter
+    as many rows as the most pinned one, take the one whose children are smallest in total; ties go to
+    the most pinned, then to the one met first in route order.
+    """
+    pinned: dict[Column, int] = {}
+    sizes: dict[Column, int] = {}  # sum of |values| over the rows that pin the column
+    keys: dict[Column, set[str]] = {}
     for row in rows:
-        seen = set()
+        seen: set[Column] = set()
         for lit in row.lits:
-            if lit.eq and lit.col is not None and lit.col not in seen:
-                seen.add(lit.col)
-                counts[lit.col] = counts.get(lit.col, 0) + 1
-    if not counts:
+            col = lit.col
+            if col is None:
+                continue
+            keys.setdefault(col, set()).update(lit.values)
+            if lit.eq and col not in seen:
+                seen.add(col)
+                pinned[col] = pinned.get(col, 0) + 1
+                sizes[col] = sizes.get(col, 0) + len(lit.values)
+    if not pinned:
         return None
-    return max(counts, key=counts.__getitem__)
+    most = max(pinned.values())
+    n = len(rows)
+    best: tuple[Column, int] | None = None
+    best_rank: tuple[int, int] | None = None
+    for col, count in pinned.items():
+        if 4 * count < most:
+            continue
+        cost = sizes[col] + (n - count) * (len(keys[col]) + 1)
+        rank = (cost, -count)
+        if best_rank is None or rank < best_rank:
+            best, best_rank = (col, cost), rank
+    return best
 
 
 def _split(rows: list[Row], col: Column) -> tuple[dict[str, list[Row]], list[Row]]:
     keyed: list[tuple[Row, frozenset[str] | None, frozenset[str]]] = []
     keys: dict[str, None] = {}  # every value any row names, in order: `!= v` needs its own branch too
     for row in rows:
-        on = [lit for lit in row.lits if lit.col == col]
+        on = [lit for lit in row.lits if lit.col == col] if col in row.cols else None
         if not on:
             keyed.append((row, None, frozenset()))
             continue

@@ -55,12 +55,13 @@ class Row:
     """A route's conjunction as it reaches a node: the literals still to test, and the ones dispatch
     already settled (kept only to explain a decision)."""
 
-    __slots__ = ("route", "lits", "tests", "settled")
+    __slots__ = ("route", "lits", "cols", "tests", "settled")
 
     def __init__(self, route: int, lits: tuple[Lit, ...], settled: tuple[Lit, ...] = ()):
         self.route = route
         self.lits = lits
-        self.tests = tuple(lit.test for lit in lits)
+        self.cols = frozenset(lit.col for lit in lits if lit.col is not None)
+        self.tests: tuple[Callable[[Facts], bool], ...] | None = None  # filled in once the row lands in a leaf
         self.settled = settled
 
 
@@ -70,6 +71,9 @@ class Leaf:
     __slots__ = ("rows",)
 
     def __init__(self, rows: tuple[Row, ...]):
+        for row in rows:
+            if row.tests is None:
+                row.tests = tuple(lit.test for lit in row.lits)
         self.rows = rows
 
 
