@@ -389,8 +389,8 @@ def _as_invalid(exc: ValidationError, body: dict) -> InvalidRequest:
             if role is None:
                 return InvalidRequest(f"Missing required parameter: '{param}'.", param=param,
                                       code="missing_required_parameter")
-            return InvalidRequest(f"Invalid value: {_short(role)}. Supported values are: 'system', 'developer', "
-                                  f"'user', 'assistant', and 'tool'.", param=param, code="invalid_value")
+            return InvalidRequest(f"Invalid value for '{param}': {_short(role)}. Supported values are: 'system', "
+                                  f"'developer', 'user', 'assistant', and 'tool'.", param=param, code="invalid_value")
         return InvalidRequest(f"Invalid type for '{param}': expected an object, but got {_short(item)}.",
                               param=param, code="invalid_type")
     param = _param(loc)

@@ -11,6 +11,7 @@ own event loop, against a temp policy directory and a temp SQLite key database.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import socket
 import threading
@@ -83,6 +84,7 @@ class GatewayServer:
             config = Config()
             config.bind = [f"fd://{sock.fileno()}"]
             config.accesslog = None
+            config.errorlog = logging.getLogger("hypercorn.error")
             config.graceful_timeout = 2.0
 
             @self.app.before_serving

@@ -1,0 +1,167 @@
+"""Virtual keys: the database never holds a secret, lookups are cached for a short TTL (revokes from
+another process land within it, revokes through this store at once), and the CLI prints the key alone on
+its last line."""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.auth import Authenticator, Principal, token_from
+from gateway.errors import AuthError
+from gateway.keys import SECRET_RE, KeyStore, KeyStoreError, hash_secret
+from tests.gateway.conftest import GatewayServer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'keys.db'}"
+
+
+def test_secret_shape_and_only_the_hash_is_stored(db: str, tmp_path: Path) -> None:
+    store = KeyStore(db)
+    record, secret = store.create("eng", project="p", app="a", cost_center="cc")
+    store.close()
+    assert SECRET_RE.fullmatch(secret) and len(secret) == len("sk-or-") + 43
+    assert re.fullmatch(r"key_[0-9a-f]{12}", record.id)
+    assert record.prefix == secret[:10]
+    raw = (tmp_path / "keys.db").read_bytes()
+    assert secret.encode() not in raw and secret[10:].encode() not in raw
+    rows = sqlite3.connect(tmp_path / "keys.db").execute("select * from virtual_keys").fetchall()
+    flat = " ".join(str(v) for row in rows for v in row)
+    assert secret not in flat and hash_secret(secret) in flat
+
+
+def test_lookup_list_and_revoke(db: str) -> None:
+    store = KeyStore(db, ttl=0)
+    rec, secret = store.create("eng", project="p")
+    assert store.lookup(secret) == rec
+    assert store.lookup(secret + "x") is None and store.lookup("sk-or-" + "A" * 43) is None
+    assert [r.id for r in store.list()] == [rec.id]
+    revoked = store.revoke(rec.id)
+    assert revoked.revoked_at is not None
+    assert store.lookup(secret) is None
+    assert store.revoke(rec.id).revoked_at == revoked.revoked_at  # idempotent
+    assert [r.id for r in store.list(include_revoked=False)] == []
+    with pytest.raises(KeyStoreError):
+        store.revoke("key_nope")
+    with pytest.raises(KeyStoreError):
+        store.create("  ")
+
+
+def test_malformed_tokens_never_reach_the_database(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = KeyStore(db)
+
+    def no_query(digest: str) -> None:
+        raise AssertionError("queried the database for a token that cannot be a key")
+
+    monkeypatch.setattr(store, "_query", no_query)
+    for token in ["", "sk-or-short", "Bearer x", "sk-" + "a" * 46, "sk-or-" + "!" * 43]:
+        assert store.lookup(token) is None
+
+
+def test_cache_ttl_bounds_cross_process_revoke(db: str) -> None:
+    clock = Clock()
+    server = KeyStore(db, ttl=1.0, clock=clock)
+    cli = KeyStore(db, ttl=0)  # another process
+    rec, secret = cli.create("eng")
+    assert server.lookup(secret) == rec
+    cli.revoke(rec.id)
+    assert server.lookup(secret) == rec  # still cached: within the TTL
+    clock.now += 1.01
+    assert server.lookup(secret) is None  # the TTL passed: the revoke is seen
+
+
+def test_revoke_through_the_same_store_is_immediate(db: str) -> None:
+    store = KeyStore(db, ttl=3600)
+    rec, secret = store.create("eng")
+    assert store.lookup(secret) == rec
+    store.revoke(rec.id)
+    assert store.lookup(secret) is None
+
+
+def test_negative_cache_is_cleared_when_the_key_is_created_here(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    fixed = "sk-or-" + "Z" * 43
+    monkeypatch.setattr("gateway.keys.new_secret", lambda: fixed)
+    store = KeyStore(db, ttl=3600)
+    assert store.lookup(fixed) is None  # cached as unknown...
+    rec, secret = store.create("eng")
+    assert secret == fixed and store.lookup(fixed) == rec  # ...until this store creates it
+
+
+def test_authenticator_and_headers(db: str) -> None:
+    store = KeyStore(db)
+    rec, secret = store.create("eng", project="p", app="a", cost_center="c")
+    auth = Authenticator(store)
+    p = asyncio.run(auth.authenticate({"authorization": f"Bearer {secret}"}))
+    assert p == Principal(rec.id, "eng", "p", "a", "c")
+    assert token_from({"api-key": secret}) == secret
+    assert token_from({"authorization": "bearer  " + secret}) == secret
+    assert token_from({"authorization": "Basic abc"}) == ""
+    assert token_from({}) is None
+    for headers in ({}, {"authorization": "Basic abc"}, {"authorization": "Bearer sk-or-nope"}):
+        with pytest.raises(AuthError) as info:
+            asyncio.run(auth.authenticate(headers))
+        assert info.value.status == 401 and "sk-or-nope" not in info.value.message
+
+
+def test_admin_revoke_is_immediate_on_the_server(gateway: GatewayServer) -> None:
+    key_id, secret = gateway.new_key("ops")
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(base_url=gateway.base_url, timeout=30) as c:
+        assert c.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+        r = c.delete(f"/admin/keys/{key_id}", headers={"Authorization": f"Bearer {gateway.admin_key}"})
+        assert r.status_code == 200
+        r = c.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {secret}"})
+        assert r.status_code == 401
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPEN_ROUTER_")}
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+def test_cli_create_list_revoke(db: str, tmp_path: Path) -> None:
+    r = cli("keys", "create", "--team", "eng", "--project", "web", "--app", "chat", "--cost-center", "cc-9",
+            "--db", db)
+    assert r.returncode == 0, r.stderr
+    secret = r.stdout.splitlines()[-1]
+    assert SECRET_RE.fullmatch(secret)
+    rec = KeyStore(db).lookup(secret)
+    assert rec is not None and (rec.team, rec.project, rec.app, rec.cost_center) == ("eng", "web", "chat", "cc-9")
+
+    listed = cli("keys", "list", "--db", db)
+    assert listed.returncode == 0 and rec.id in listed.stdout and secret not in listed.stdout
+    assert secret[10:] not in listed.stdout
+
+    assert cli("keys", "revoke", rec.id, "--db", db).returncode == 0
+    assert KeyStore(db).lookup(secret) is None
+    assert cli("keys", "revoke", "key_nope", "--db", db).returncode == 1
+
+
+def test_cli_db_from_environment_and_bad_url(tmp_path: Path) -> None:
+    env_db = f"sqlite:///{tmp_path / 'env.db'}"
+    r = subprocess.run([sys.executable, "-m", "gateway.cli", "keys", "create", "--team", "t"], capture_output=True,
+                       text=True, env={**os.environ, "OPEN_ROUTER_DB": env_db}, timeout=60)
+    assert r.returncode == 0 and KeyStore(env_db).lookup(r.stdout.splitlines()[-1]) is not None
+    r = cli("keys", "create", "--team", "t", "--db", "not-a-url")
+    assert r.returncode == 2 and "--db" in r.stderr
