@@ -446,36 +446,45 @@ def _implies(s: _Conj, r: _Conj) -> bool:
     return all(s.get(k, _universe(k)).subset(rs) for k, rs in r.items())  # type: ignore[arg-type]
 
 
-def _merge(pool: list[tuple[_Conj, frozenset[int]]]) -> list[tuple[_Conj, frozenset[int]]]:
-    """Simplify a union of conjunctions: drop one inside another, and join two that differ in one fact."""
-    pool = list(pool)
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(pool)):
-            for j in range(len(pool)):
-                if i == j:
-                    continue
-                (a, oa), (b, ob) = pool[i], pool[j]
-                if _implies(b, a):
-                    del pool[j]
-                    changed = True
+def _join(a: _Conj, b: _Conj) -> _Conj | None:
+    """``a`` ∪ ``b`` as one conjunction when they differ in at most one fact (exact); else None."""
+    diff = [k for k in set(a) | set(b) if a.get(k) != b.get(k)]
+    if len(diff) != 1:
+        return None
+    k = diff[0]
+    u = a.get(k, _universe(k)).union(b.get(k, _universe(k)))  # type: ignore[arg-type]
+    out = {kk: v for kk, v in a.items() if kk != k}
+    if not u.full():
+        out[k] = u
+    return out
+
+
+class _Union:
+    """The requests earlier routes catch, as a union of conjunctions kept small by absorbing one conjunction
+    inside another and joining two that differ in one fact. Past ``DNF_LIMIT`` entries it stops growing:
+    what it holds is then a part of the union, which is still sound to test against."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[_Conj, frozenset[int]]] = []
+
+    def add(self, conj: _Conj, origin: frozenset[int]) -> None:
+        while True:
+            if any(_implies(conj, c) for c, _ in self.items):
+                return
+            self.items = [(c, o) for c, o in self.items if not _implies(c, conj)]
+            for i, (c, o) in enumerate(self.items):
+                joined = _join(conj, c)
+                if joined is not None:
+                    del self.items[i]
+                    conj, origin = joined, origin | o
                     break
-                keys = set(a) | set(b)
-                diff = [k for k in keys if a.get(k) != b.get(k)]
-                if len(diff) == 1:
-                    k = diff[0]
-                    u = a.get(k, _universe(k)).union(b.get(k, _universe(k)))  # type: ignore[arg-type]
-                    merged = {kk: v for kk, v in a.items() if kk != k}
-                    if not u.full():
-                        merged[k] = u
-                    pool[i] = (merged, oa | ob)
-                    del pool[j]
-                    changed = True
-                    break
-            if changed:
-                break
-    return pool
+            else:
+                if len(self.items) < DNF_LIMIT:
+                    self.items.append((conj, origin))
+                return
+
+    def cover(self, conj: _Conj) -> frozenset[int] | None:
+        return next((o for c, o in self.items if _implies(conj, c)), None)
 
 
 def _atoms(cond: A.Cond | None) -> Iterator[object]:
@@ -962,7 +971,7 @@ class _Checker:
                 self.add("W147", f"the ramp in route `{rj.name}` moves traffic between `{aj.rest}` and `{aj.model}` "
                                  f"over dates that overlap the ramp in route `{ri.name}` "
                                  f"({ri.span.file}:{ri.span.line})", aj.span,
-                         "merge the two ramps, or make their dates or conditions apart")
+                         "merge the two ramps, or keep their dates or conditions apart")
                 break
 
     def check_fallback(self, r: A.Route) -> None:
@@ -1008,7 +1017,8 @@ class _Checker:
                 fact = getattr(atom, "fact", None)
                 if isinstance(fact, A.Fact) and fact.name == "header" and fact.param is not None:
                     self.check_header_name(fact.param, fact.span)
-        earlier: list[tuple[int, A.Route, list[_Conj] | None]] = []
+        earlier: list[tuple[A.Route, list[_Conj] | None]] = []
+        union = _Union()
         default = [r for r in self.routes if r.is_default]
         for r in [r for r in self.routes if not r.is_default] + default[:1]:
             try:
@@ -1020,37 +1030,32 @@ class _Checker:
                          self.at_after(r.span, "when") if r.when is not None else r.span,
                          "two tests of one fact contradict each other")
             elif dnf is not None and earlier:
-                self.report_shadow(r, dnf, earlier)
-            earlier.append((len(earlier), r, dnf))
+                self.report_shadow(r, dnf, earlier, union)
+            if dnf:
+                for c in dnf:
+                    union.add(c, frozenset({len(earlier)}))
+            earlier.append((r, dnf))
 
-    def report_shadow(self, r: A.Route, dnf: list[_Conj], earlier: list[tuple[int, A.Route, list[_Conj] | None]]) -> None:
+    def report_shadow(self, r: A.Route, dnf: list[_Conj], earlier: list[tuple[A.Route, list[_Conj] | None]],
+                      union: _Union) -> None:
         who = "the default route" if r.is_default else f"route `{r.name}`"
-        for _, er, edn in earlier:
-            if edn and all(any(_implies(s, e) for e in edn) for s in dnf):
-                hint = (f"`{er.name}` matches every request; give it a narrower `when`, or remove the default"
-                        if r.is_default else f"move it above `{er.name}`, narrow `{er.name}`, or remove it")
-                self.add("W190", f"{who} can never match: route `{er.name}` ({er.span.file}:{er.span.line}) "
-                                 f"catches everything it would", r.span, hint)
-                return
-        pool = [(c, frozenset({i})) for i, _, edn in earlier if edn for c in edn]
-        if not pool or len(pool) > DNF_LIMIT:
-            return
-        merged = _merge(pool)
-        used: set[int] = set()
-        for s in dnf:
-            cover = next((o for c, o in merged if _implies(s, c)), None)
-            if cover is None:
-                return
-            used |= cover
-        names = [earlier[i][1] for i in sorted(used)]
-        if len(names) == 1:
-            er = names[0]
+        shadows = [er for er, edn in earlier if edn and all(any(_implies(s, e) for e in edn) for s in dnf)]
+        if not shadows:
+            used: set[int] = set()
+            for s in dnf:
+                cover = union.cover(s)
+                if cover is None:
+                    return
+                used |= cover
+            shadows = [earlier[i][0] for i in sorted(used)]
+        if len(shadows) == 1:
+            er = shadows[0]
+            hint = (f"`{er.name}` matches every request; give it a narrower `when`, or remove the default"
+                    if r.is_default else f"move it above `{er.name}`, narrow `{er.name}`, or remove it")
             self.add("W190", f"{who} can never match: route `{er.name}` ({er.span.file}:{er.span.line}) "
-                             f"catches everything it would", r.span,
-                     f"move it above `{er.name}`, narrow `{er.name}`, or remove it" if not r.is_default else
-                     f"`{er.name}` matches every request; give it a narrower `when`, or remove the default")
+                             f"catches everything it would", r.span, hint)
             return
-        listed = ", ".join(f"`{e.name}` ({e.span.file}:{e.span.line})" for e in names)
+        listed = ", ".join(f"`{e.name}` ({e.span.file}:{e.span.line})" for e in shadows)
         hint = ("together they match every request; narrow one of them, or remove the default" if r.is_default
                 else "reorder the routes, or remove this one")
         self.add("W190", f"{who} can never match: routes {listed} together catch everything it would", r.span, hint)

@@ -469,14 +469,19 @@ def _split(rows: list[Row], col: Column) -> tuple[dict[str, list[Row]], list[Row
         keyed.append((Row(row.route, rest, row.settled + tuple(on)), allowed, excluded))
     branches: dict[str, list[Row]] = {k: [] for k in keys}
     default: list[Row] = []
+    every = list(branches.values())
     for row, allowed, excluded in keyed:
         if allowed is not None:
             for value in allowed:
                 if value not in excluded:
                     branches[value].append(row)
             continue
-        for value, branch in branches.items():
-            if value not in excluded:
+        if excluded:
+            for value, branch in branches.items():
+                if value not in excluded:
+                    branch.append(row)
+        else:
+            for branch in every:
                 branch.append(row)
         default.append(row)
     # Rows were appended in route order, so every branch keeps first-match order.

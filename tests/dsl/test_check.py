@@ -467,13 +467,15 @@ def test_threshold_order_and_block() -> None:
 # ------------------------------------------------------------------ check never raises
 
 
+_FULL_TEXT = FULL.read_text()
 _NAMES = ["small", "big", "requested", "nope", "gpt-4o", "sonnet", "llama", "team", "mock", "openai", "usd", "day"]
+_NAMES += sorted(set(re.findall(r"[a-z][\w-]+", _FULL_TEXT)))[:80]
 _NUMBERS = ["0", "1", "5", "50", "100", "101", "9999", "0.5"]
 
 
 @st.composite
 def mutated_policy(draw: st.DrawFn) -> str:
-    lines = FULL.read_text().splitlines()
+    lines = _FULL_TEXT.splitlines()
     for _ in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(["drop", "dup", "swap", "name", "number", "word"]))
         i = draw(st.integers(0, len(lines) - 1))
@@ -492,7 +494,7 @@ def mutated_policy(draw: st.DrawFn) -> str:
                 continue
             m = draw(st.sampled_from(found))
             if kind == "name":
-                new = draw(st.sampled_from(_NAMES + [w for w in re.findall(r"[a-z][\w-]+", FULL.read_text())][:80]))
+                new = draw(st.sampled_from(_NAMES))
             elif kind == "number":
                 new = draw(st.sampled_from(_NUMBERS))
             else:
@@ -518,3 +520,15 @@ def test_check_never_raises_on_text_that_parses(text: str) -> None:
     for d in diags:
         d.render()
         assert "sk-abcdefghijklmnop" not in d.render()
+
+
+def test_nodes_without_source_or_spans_are_checked_too() -> None:
+    # Policies built in code (tests, tools) have no source text: diagnostics fall back to the node's span.
+    f = parse_text(PRE + "route r when team == \"x\" use nope fallback nope2\n", "t.policy")
+    bare = dataclasses.replace(f, source="")
+    diags = check(ast.PolicySet((bare,)))
+    assert {d.code for d in diags} == {"E102"} and all(d.source_line is None for d in diags)
+    built = ast.PolicySet((ast.PolicyFile("x", (ast.Route("r", None, ast.Use("ghost")),)),))
+    (d,) = check(built)
+    assert d.code == "E102" and d.span == ast.NOSPAN
+    assert check(ast.PolicySet(())) == []
