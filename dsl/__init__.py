@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Decision", "Diagnostic", "Facts", "Plan", "Policy", "PolicyCheckError", "PolicyError", "PolicySet",
-    "PolicySyntaxError", "Target", "TraceStep", "check", "compile_policy", "load", "load_policy",
+    "PolicySyntaxError", "Target", "TraceStep", "check_policy", "compile_policy", "load", "load_policy",
     "parse_text", "policy_version",
 ]
 
@@ -39,7 +39,9 @@ def policy_version(ps: PolicySet) -> str:
     return h.hexdigest()[:12]
 
 
-def check(ps: PolicySet) -> list[Diagnostic]:
+def check_policy(ps: PolicySet) -> list[Diagnostic]:
+    """Every diagnostic of the checker (dsl/check.py). Not named `check`: importing the dsl.check submodule
+    rebinds that package attribute to the module."""
     from .check import check as _check
 
     return _check(ps)
@@ -54,7 +56,7 @@ def compile_policy(ps: PolicySet, version: str | None = None) -> "Policy":
 def load_policy(paths: Iterable[str | Path]) -> tuple["Policy", list[Diagnostic]]:
     """Parse, check and compile. Raises PolicyError on any error; returns the policy and its warnings."""
     ps = load(paths)
-    diags = check(ps)
+    diags = check_policy(ps)
     errors = [d for d in diags if d.severity == "error"]
     if errors:
         raise PolicyCheckError(errors)

@@ -64,14 +64,11 @@ class PolicyHolder:
 def load_policy_dir(directory: Path | str) -> PolicyHolder:
     """Parse, check and compile a policy directory (its top-level *.policy files, in name order) or file.
     Raises dsl.PolicyError, whose diagnostics say what and where."""
-    from dsl.check import check
     from dsl.syntax import policy_paths
 
     files = policy_paths([directory])
-    # dsl.load_policy's steps, spelled out: once the dsl.check submodule is imported it shadows the
-    # package-level `check` function, so dsl.load_policy only works once per process (reported upstream).
     ps = dsl.load(files)
-    diags = check(ps)
+    diags = dsl.check_policy(ps)
     errors = [d for d in diags if d.severity == "error"]
     if errors:
         raise dsl.PolicyCheckError(errors)
