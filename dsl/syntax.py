@@ -26,6 +26,21 @@ MAX_BYTES = 8 * 1024 * 1024
 GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
 
 
+class _WholeWords:
+    """Lets every lexer state match NAME, so a keyword only ever matches a whole word.
+
+    The contextual lexer scans only for the terminals the parser accepts next; where NAME is not one of
+    them, the keyword `use` matched the front of `usem` (read as `use m`) and `whenstream` parsed. With
+    NAME always scanned, the longest match wins: `usem` is one word, rejected with "did you mean `use`?",
+    and Lark still turns a NAME that spells an expected keyword into that keyword.
+    """
+
+    always_accept = ("NAME",)
+
+    def process(self, stream):  # no token rewriting: only `always_accept` matters
+        return stream
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     """The one LALR parser, built once per process (a few ms)."""
@@ -33,6 +48,7 @@ def parser() -> Lark:
         GRAMMAR_PATH.read_text(encoding="utf-8"),
         parser="lalr",
         lexer="contextual",
+        postlex=_WholeWords(),
         propagate_positions=True,
         maybe_placeholders=False,
     )
@@ -116,6 +132,24 @@ def _expected_words(expected: Iterable[str], prev: str | None) -> tuple[str, lis
     return (", ".join(words) if len(words) > 1 else (words[0] if words else "something else")), keywords
 
 
+def _after(prev: str | None) -> str:
+    # A string is never echoed into a message: it may be a key someone pasted, and the caret shows it anyway.
+    if not prev:
+        return ""
+    return " after a string" if prev.startswith('"') else f" after `{prev}`"
+
+
+def _parser_expects(err: UnexpectedCharacters) -> set[str]:
+    """The terminals the parser accepted where the lexer failed (the lexer's own `allowed` names only NAME
+    for keywords, since every state scans NAME: see _WholeWords)."""
+    state = getattr(err, "state", None)
+    try:
+        actions = state.parse_conf.parse_table.states[state.position]  # type: ignore[union-attr]
+    except (AttributeError, KeyError, TypeError):
+        return set()
+    return {t for t in actions if t.isupper() and not t.startswith("$")}
+
+
 def _syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
     line = getattr(err, "line", 1) or 1
     col = getattr(err, "column", 1) or 1
@@ -127,17 +161,17 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic
     end_col = col + 1
     if isinstance(err, UnexpectedCharacters):
         ch = text[pos] if 0 <= pos < len(text) else ""
-        expected, _ = _expected_words(err.allowed or (), prev)
+        allowed = _parser_expects(err) or err.allowed or ()
+        expected, _ = _expected_words(allowed, prev)
         if ch == '"':
             msg = "unterminated string: a string must close with `\"` on the same line"
         else:
-            msg = f"unexpected character `{ch}`" + (f": expected {expected}" if err.allowed else "")
-            if prev:
-                msg += f" after `{prev}`"
+            msg = f"unexpected character `{ch}`" + (f": expected {expected}" if allowed else "")
+            msg += _after(prev)
     elif isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
         prev = _previous_word(text, len(text))
         expected, _ = _expected_words(err.expected, prev)
-        msg = f"the file ends too early: expected {expected}" + (f" after `{prev}`" if prev else "")
+        msg = f"the file ends too early: expected {expected}" + _after(prev)
         lines = text.splitlines() or [""]
         line, col = len(lines), len(lines[-1]) + 1
         end_col = col + 1
@@ -146,7 +180,8 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic
         tok = err.token
         expected, keywords = _expected_words(err.expected, prev)
         shown = str(tok)
-        msg = f"unexpected `{shown}`: expected {expected}" + (f" after `{prev}`" if prev else "")
+        what = "a string" if tok.type == "STRING" else f"`{shown}`"
+        msg = f"unexpected {what}: expected {expected}" + _after(prev)
         end_col = (tok.end_column or col + 1)
         if tok.type == "NAME" and keywords:
             close = difflib.get_close_matches(shown, keywords, n=1, cutoff=0.6)
