@@ -339,13 +339,24 @@ def _parse_now(raw: str | None) -> datetime:
     return now.astimezone(timezone.utc)
 
 
+def _secret_headers() -> frozenset[str]:
+    # The gateway never turns credentials into facts; `decide` must show the facts the gateway would see.
+    try:
+        from gateway.facts import SECRET_HEADERS
+    except Exception:  # noqa: BLE001 - dsl works without the gateway package
+        return frozenset({"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie"})
+    return frozenset(SECRET_HEADERS)
+
+
 def _headers(pairs: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
+    secret = _secret_headers()
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"--header {pair!r}: expected NAME=VALUE")
-        out[name.strip().lower()] = value
+        if name.strip().lower() not in secret:
+            out[name.strip().lower()] = value
     return out
 
 
@@ -390,7 +401,7 @@ def build_facts(args: argparse.Namespace, body: dict[str, Any]) -> Any:
         tags=frozenset(tags),
         prompt_tokens=estimate_prompt_tokens(body),
         stream=body.get("stream") is True,
-        tools=bool(body.get("tools")) or bool(body.get("functions")),
+        tools=bool(body.get("tools")),
         now=_parse_now(args.now),
         request_id=args.request_id or f"cli-{uuid.uuid4().hex[:16]}",
     )

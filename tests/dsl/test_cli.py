@@ -295,3 +295,12 @@ def test_decide_request_from_file(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_console_script_is_installed() -> None:
     assert SCRIPT.exists() or os.environ.get("CI") is None
+
+
+def test_decide_drops_credential_headers_like_the_gateway(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "decide", str(DEFAULT), "--request", "{}", "--header", "Authorization=Bearer sk-1",
+                       "--header", "x-open-router-tags=Nightly, beta")
+    assert code == 0
+    facts = json.loads(out)["facts"]
+    assert "authorization" not in facts["headers"] and "sk-1" not in out
+    assert facts["tags"] == ["beta", "nightly"]
