@@ -130,3 +130,47 @@ def test_mid_stream_break_is_an_error_frame(fake_gateway: GatewayServer, fresh: 
                     == "fine again"
 
     run(go())
+
+
+def test_closing_the_socket_mid_stream_closes_the_upstream(mock_gateway: GatewayServer,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from dsl.decision import Target
+    from gateway.router import Attempt, StreamOutcome
+
+    closed = threading.Event()
+    left: list[int] = [1000]
+
+    class SlowRest:
+        def __aiter__(self) -> SlowRest:
+            return self
+
+        async def __anext__(self) -> dict:
+            await asyncio.sleep(0.05)
+            left[0] -= 1
+            return chunk
+
+        async def aclose(self) -> None:
+            closed.set()
+
+    target = Target("gpt-4o-mini", "mock", "mock-small")
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+             "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None}]}
+
+    async def stream(decision: Any, body: Any) -> StreamOutcome:
+        return StreamOutcome(target, (Attempt(target, "ok", None, 1.0),), chunk, SlowRest())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mock_gateway.gw.executor, "stream", stream)
+
+    async def go() -> None:
+        async with aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(url(mock_gateway), headers={"Authorization": f"Bearer {mock_gateway.key}"})
+            await ws.send_json(REQ)
+            first = json.loads((await ws.receive()).data)
+            validate_chunk(first)
+            await ws.close()
+
+    run(go())
+    assert closed.wait(10), "the upstream stream was not closed after the client left"
+    assert left[0] > 0
