@@ -2,7 +2,6 @@
 Anthropic and Gemini upstreams (real HTTP servers from tests/gateway/fakes.py). One of each per module."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import pytest

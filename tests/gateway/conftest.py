@@ -22,7 +22,6 @@ from typing import Any, Iterator, Mapping
 import pytest
 
 from gateway.app import create_app, load_policy_dir
-from gateway.keys import KeyStore
 from gateway.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
