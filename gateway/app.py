@@ -67,13 +67,7 @@ def load_policy_dir(directory: Path | str) -> PolicyHolder:
     from dsl.syntax import policy_paths
 
     files = policy_paths([directory])
-    ps = dsl.load(files)
-    diags = dsl.check_policy(ps)
-    errors = [d for d in diags if d.severity == "error"]
-    if errors:
-        raise dsl.PolicyCheckError(errors)
-    policy = dsl.compile_policy(ps)
-    warnings = [d for d in diags if d.severity != "error"]
+    policy, warnings = dsl.load_policy(files)
     return PolicyHolder(policy, [str(f) for f in files], warnings=[w.headline() for w in warnings])
 
 
