@@ -123,25 +123,6 @@ def load_files(paths: list[str]) -> tuple[A.PolicySet | None, list[Diagnostic], 
     return (None if diags else A.PolicySet(tuple(parsed))), diags, names
 
 
-def load_checked(paths: list[str]) -> tuple[Any, list[Diagnostic]]:
-    """What ``dsl.load_policy`` does (parse, check, compile), with diagnostics returned instead of raised:
-    (the Policy, its warnings) or (None, the errors)."""
-    from . import policy_version
-    from .compile import compile_policy
-
-    ps, diags, _ = load_files(paths)
-    if ps is None:
-        return None, diags
-    diags = run_checker(ps)
-    errors = [d for d in diags if d.severity == "error"]
-    if errors:
-        return None, errors
-    try:
-        return compile_policy(ps, policy_version(ps)), diags
-    except PolicyError as e:
-        return None, list(e.diagnostics)
-
-
 # --------------------------------------------------------------------------- check
 
 
@@ -412,11 +393,14 @@ def cmd_decide(args: argparse.Namespace) -> int:
     body = _read_request(args.request)
     _headers(args.header)
     _parse_now(args.now)
-    policy, diags = load_checked(args.paths)
-    if policy is None:
-        _print_diags(diags, sys.stderr)
+    from . import load_policy
+
+    try:
+        policy, warnings = load_policy(args.paths)
+    except PolicyError as e:
+        _print_diags(e.diagnostics, sys.stderr)
         return 1
-    _print_diags(diags, sys.stderr)  # warnings: stdout stays pure JSON
+    _print_diags(warnings, sys.stderr)  # stdout stays pure JSON
     facts = build_facts(args, body)
     decision = policy.decide(facts, trace=True)
     print(json.dumps(decision.as_json(), indent=2, ensure_ascii=False, default=str))
