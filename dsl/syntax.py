@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -196,7 +197,7 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic
         severity="error",
         message=msg,
         span=A.Span(path, line, col, line, end_col),
-        source_line=source_line(text, line),
+        source_line=_shown_line(text, line),
         hint=hint,
     )
 
@@ -224,9 +225,23 @@ class _Semantic(Exception):
         self.hint = hint
 
 
+def _shown_line(text: str, line: int) -> str | None:
+    """The source line a diagnostic shows, with anything key-shaped inside its strings masked: a syntax
+    error can sit on the very line that holds a pasted key."""
+    from .check import _redact
+
+    shown = source_line(text, line)
+    return None if shown is None else _redact(shown, ())
+
+
 def _unquote(tok: Token) -> str:
     body = str(tok)[1:-1]
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+    # Only \" \\ \n \t are escapes; any other backslash stays, so `matches "\d+"` means what a regex
+    # author wrote.
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), body)
+
+
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
 
 
 def _dec(tok: Token) -> Decimal:
@@ -687,6 +702,29 @@ def parse_text(text: str, path: str = "<policy>") -> A.PolicyFile:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
+        return _parse_text(text, path)
+    except PolicySyntaxError as e:
+        raise PolicySyntaxError([_realign(d, text) for d in e.diagnostics]) from None
+
+
+def _realign(d: Diagnostic, text: str) -> Diagnostic:
+    """Pad the shown line where masking a secret shortened it, so the caret still stands under the column
+    the headline names."""
+    orig, shown = source_line(text, d.span.line), d.source_line
+    if orig is None or shown is None or len(shown) >= len(orig):
+        return d
+    p = 0
+    while p < len(shown) and shown[p] == orig[p]:
+        p += 1
+    q = 0
+    while q < len(shown) - p and shown[-1 - q] == orig[-1 - q]:
+        q += 1
+    cut = len(shown) - q
+    return replace(d, source_line=shown[:cut] + " " * (len(orig) - len(shown)) + shown[cut:])
+
+
+def _parse_text(text: str, path: str) -> A.PolicyFile:
+    try:
         tree = parser().parse(text)
     except UnexpectedInput as e:
         raise PolicySyntaxError(_syntax_diagnostic(e, text, path)) from None
@@ -697,7 +735,7 @@ def parse_text(text: str, path: str = "<policy>") -> A.PolicyFile:
         raise PolicySyntaxError(Diagnostic(
             "E003", "error", f"conditions nest deeper than {MAX_DEPTH} levels",
             A.Span(path, line, getattr(meta, "column", 1), line, getattr(meta, "column", 1) + 1),
-            source_line(text, line), "split the condition into several routes",
+            _shown_line(text, line), "split the condition into several routes",
         )) from None
     try:
         decls = _ToAst(path).transform(tree)
@@ -711,7 +749,7 @@ def parse_text(text: str, path: str = "<policy>") -> A.PolicyFile:
                 span = A.Span(path, getattr(w, "line", 1), getattr(w, "column", 1),
                               getattr(w, "end_line", 1), getattr(w, "end_column", 1))
             raise PolicySyntaxError(Diagnostic("E002", "error", inner.message, span,
-                                               source_line(text, span.line), inner.hint)) from None
+                                               _shown_line(text, span.line), inner.hint)) from None
         raise
     return A.PolicyFile(path=path, decls=decls, source=text)
 

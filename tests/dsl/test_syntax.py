@@ -356,3 +356,27 @@ def test_non_utf8_bytes_through_the_file_reader(tmp_path: Path) -> None:
         p.write_bytes(data)
         with pytest.raises(PolicyError):
             read_policy_file(p)
+
+
+def test_regex_backslashes_survive_quoting() -> None:
+    """`\\d` is not an escape of the language: a regex author's backslash reaches the pattern."""
+    from dsl import ast as A
+
+    (route,) = parse_text('route r when team matches "^eng-\\d+$" use m', "r.policy").decls
+    assert isinstance(route.when, A.Matches)
+    assert route.when.pattern == "^eng-\\d+$"
+    (route2,) = parse_text('route r when team == "a\\"b\\\\c" use m', "r.policy").decls
+    assert route2.when.value == 'a"b\\c'
+
+
+def test_syntax_error_on_a_line_with_a_key_masks_it_and_keeps_the_caret() -> None:
+    secret = "sk-" + "A1b2C3d4" * 4
+    text = f'provider p kind openai key "{secret}" bogus'
+    with pytest.raises(PolicyError) as info:
+        parse_text(text, "k.policy")
+    rendered = info.value.render()
+    assert secret not in rendered and secret[5:] not in rendered
+    headline, line, caret = rendered.splitlines()
+    col = text.index("bogus") + 1
+    assert headline.startswith(f"k.policy:1:{col}: error E001")
+    assert caret.index("^") - 4 == line.index("bogus") - 4 == col - 1
