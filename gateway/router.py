@@ -12,6 +12,9 @@ How one failure is handled (``err`` is what the adapter raised):
         → the walk stops and the error goes to the client as it is
     not retryable, the gateway's side (bad provider key, missing adapter, ...)
         → no point repeating it: the next target at once
+    not a GatewayError at all (an adapter choked on an answer; never CancelledError)
+        → logged once with its traceback, then handled as a retryable UpstreamError
+          "upstream_bad_response": the same target again, then the next one
 
 Order: candidates by plan.strategy (fastest: lowest latency EWMA, unknown first; least_busy: fewest in
 flight; round_robin: rotated per rule; ordered: as given), then the fallback chain, de-duplicated by
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import random
 import re
 import time
@@ -39,6 +43,7 @@ from gateway.errors import GatewayError, NotFound, UpstreamConnect, UpstreamErro
 from gateway.health import CLOSED, HealthBoard, ModelStatus, error_code, is_client_fault
 from gateway.providers.base import Adapter
 
+log = logging.getLogger("open_router.router")
 _perf = time.perf_counter
 _CHAT, _EMBED, _STREAM = 0, 1, 2
 # Upstream addresses a client must not learn: URLs, ('host', port) tuples from OS errors, host:port, IPv4.
@@ -205,6 +210,16 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _adapter_failure(exc: Exception, target: Target) -> UpstreamError:
+    """The retryable UpstreamError standing for an unexpected exception out of an adapter call, logged once
+    with its traceback. Neither the log message nor the error carries the exception's text (it may quote
+    upstream data); the traceback is for the operator."""
+    log.warning("adapter for provider %r raised %s on upstream %r; treated as a bad upstream response",
+                target.provider, type(exc).__name__, target.upstream, exc_info=exc)
+    return UpstreamError(f"provider {target.provider!r} sent a response the gateway could not translate",
+                         code="upstream_bad_response", status=502, retryable=True, provider=target.provider)
+
+
 def _split_error(error: str) -> tuple[str, str]:
     # Decision.error reads "code: message" (e.g. "model_not_found: the model `x` is not served ...").
     code, sep, message = error.partition(": ")
@@ -341,8 +356,12 @@ class Executor:
                         result = await adapter.embed(target, req, timeout=timeout)
                     else:
                         result = await _open_stream(adapter, target, req, timeout, status, probe, t0)
-                except GatewayError as err:
+                except Exception as exc:
                     ms = (_perf() - t0) * 1000.0
+                    # Anything but a GatewayError out of an adapter is a translation it could not do (an
+                    # upstream answer of a shape nobody foresaw, or a bug): as far as the walk goes, a bad
+                    # response from that target, so it fails over like one instead of becoming a 500.
+                    err = exc if isinstance(exc, GatewayError) else _adapter_failure(exc, target)
                     status.end(probe)
                     status.failure(err)
                     upstream_status = getattr(err, "upstream_status", None)
@@ -352,7 +371,7 @@ class Executor:
                             or (upstream_status is not None and upstream_status in retry_on)):
                         if is_client_fault(err):
                             err.attempts = tuple(attempts)  # type: ignore[attr-defined]
-                            raise
+                            raise err
                         break  # the gateway's side (credentials, config): repeating it won't help
                     if n + 1 == tries:
                         break
@@ -367,13 +386,6 @@ class Executor:
                             wait = retry_after
                     await self._sleep(wait)
                     continue
-                except Exception as err:
-                    # A bug in an adapter: count it against the model, then let it out unchanged.
-                    ms = (_perf() - t0) * 1000.0
-                    status.end(probe)
-                    status.failure(err)
-                    attempts.append(_attempt(target, error_code(err), None, ms))
-                    raise
                 except BaseException:
                     status.end(probe)  # cancelled (the client went away): no verdict on the upstream
                     raise

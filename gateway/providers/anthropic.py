@@ -200,31 +200,33 @@ def to_anthropic(body: Mapping[str, Any], upstream: str, *, stream: bool = False
 # --------------------------------------------------------------------------- response
 
 
-def anthropic_usage(u: Mapping[str, Any] | None) -> dict[str, int]:
-    u = u or {}
+def anthropic_usage(u: Any) -> dict[str, int]:
+    u = u if isinstance(u, Mapping) else {}
     # Cached input is billed separately by Anthropic but is still prompt the model read.
-    prompt = (int(u.get("input_tokens") or 0) + int(u.get("cache_read_input_tokens") or 0)
-              + int(u.get("cache_creation_input_tokens") or 0))
-    return common.usage(prompt, int(u.get("output_tokens") or 0))
+    prompt = (common.count(u.get("input_tokens")) + common.count(u.get("cache_read_input_tokens"))
+              + common.count(u.get("cache_creation_input_tokens")))
+    return common.usage(prompt, common.count(u.get("output_tokens")))
 
 
 def from_anthropic(resp: Mapping[str, Any]) -> dict[str, Any]:
-    """An Anthropic Message → an OpenAI ChatCompletion."""
+    """An Anthropic Message → an OpenAI ChatCompletion (a wrong-shaped message raises common.ShapeError)."""
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
-    for block in resp.get("content") or ():
+    for block in common.objs(resp.get("content"), "content"):
         kind = block.get("type")
         if kind == "text":
-            texts.append(block.get("text", ""))
+            texts.append(common.string(block.get("text"), "a text block's text"))
         elif kind == "tool_use":
-            calls.append(common.tool_call(block.get("id") or common.tool_call_id(), block.get("name", ""),
-                                          common.dumps(block.get("input") or {}).decode()))
-    finish = STOP_REASONS.get(resp.get("stop_reason") or "end_turn", "stop")
+            calls.append(common.tool_call(common.string(block.get("id"), "a tool_use id") or common.tool_call_id(),
+                                          common.string(block.get("name"), "a tool_use name"),
+                                          common.dumps(common.obj(block.get("input"), "a tool_use input")).decode()))
+    finish = STOP_REASONS.get(str(resp.get("stop_reason") or "end_turn"), "stop")
     if calls and finish == "stop":
         finish = "tool_calls"
     msg = common.message("".join(texts) if texts or not calls else None, calls or None)
-    mid = resp.get("id")
-    return common.completion(common.completion_id(mid), resp.get("model", ""), [common.choice(0, msg, finish)],
+    mid = common.string(resp.get("id"), "the message id")
+    return common.completion(common.completion_id(mid), common.string(resp.get("model"), "the model"),
+                             [common.choice(0, msg, finish)],
                              anthropic_usage(resp.get("usage")))
 
 
@@ -254,7 +256,10 @@ class AnthropicAdapter(HTTPAdapter):
             raise error_from_event(self.name, result, self._secrets)
         if not isinstance(result.get("content"), list):
             raise common.bad_payload(self.name, "no content in the message")
-        return from_anthropic(result)
+        try:
+            return from_anthropic(result)
+        except common.ShapeError as exc:
+            raise common.bad_payload(self.name, str(exc)) from None
 
     async def chat_stream(self, target: Target, body: dict, *, timeout: float | None = None) -> AsyncIterator[dict]:
         payload = to_anthropic(body, target.upstream, stream=True)
@@ -274,49 +279,55 @@ class AnthropicAdapter(HTTPAdapter):
                 delta = {"role": "assistant", **delta}
             return common.chunk(cid, created, model, [common.delta_choice(0, delta, finish)])
 
-        async for event, data in self.post_sse(self._url, payload, timeout=timeout):
-            obj = self.decode_event(data)
-            if not isinstance(obj, dict):
-                raise common.bad_payload(self.name, "a stream event is not an object")
-            kind = obj.get("type") or event
-            if kind == "message_start":
-                message = obj.get("message") or {}
-                if message.get("id"):
-                    cid = common.completion_id(message["id"])
-                model = message.get("model") or model
-                usage_seen.update(message.get("usage") or {})
-            elif kind == "content_block_start":
-                block = obj.get("content_block") or {}
-                if block.get("type") == "tool_use":
-                    ti = tool_index[obj.get("index", 0)] = len(tool_index)
-                    yield make({"tool_calls": [{"index": ti, "id": block.get("id") or common.tool_call_id(),
-                                                "type": "function",
-                                                "function": {"name": block.get("name", ""), "arguments": ""}}]})
-                elif block.get("type") == "text" and block.get("text"):
-                    yield make({"content": block["text"]})
-            elif kind == "content_block_delta":
-                delta = obj.get("delta") or {}
-                dkind = delta.get("type")
-                if dkind == "text_delta":
-                    yield make({"content": delta.get("text", "")})
-                elif dkind == "input_json_delta":
-                    ti = tool_index.get(obj.get("index", 0))
-                    if ti is not None and delta.get("partial_json"):
-                        yield make({"tool_calls": [{"index": ti, "function": {"arguments": delta["partial_json"]}}]})
-                # thinking / signature / citation deltas have no OpenAI equivalent
-            elif kind == "message_delta":
-                usage_seen.update({k: v for k, v in (obj.get("usage") or {}).items() if v is not None})
-                reason = (obj.get("delta") or {}).get("stop_reason")
-                if reason:
-                    finish = STOP_REASONS.get(reason, "stop")
-                    if finish == "stop" and tool_index:
-                        finish = "tool_calls"
-                    yield make({}, finish)
-            elif kind == "message_stop":
-                if include_usage:
-                    yield common.chunk(cid, created, model, [], anthropic_usage(usage_seen))
-                return
-            elif kind == "error":
-                raise error_from_event(self.name, obj, self._secrets)
-            # ping, content_block_stop and unknown future events need no chunk
+        try:
+            async for event, data in self.post_sse(self._url, payload, timeout=timeout):
+                obj = self.decode_event(data)
+                if not isinstance(obj, dict):
+                    raise common.bad_payload(self.name, "a stream event is not an object")
+                kind = obj.get("type") or event
+                if kind == "message_start":
+                    message = common.obj(obj.get("message"), "message_start's message")
+                    if message.get("id"):
+                        cid = common.completion_id(common.string(message["id"], "the message id"))
+                    model = common.string(message.get("model"), "the model") or model
+                    usage_seen.update(common.obj(message.get("usage"), "the usage"))
+                elif kind == "content_block_start":
+                    block = common.obj(obj.get("content_block"), "a content block")
+                    if block.get("type") == "tool_use":
+                        ti = tool_index[obj.get("index", 0)] = len(tool_index)
+                        call_id = common.string(block.get("id"), "a tool_use id") or common.tool_call_id()
+                        name = common.string(block.get("name"), "a tool_use name")
+                        yield make({"tool_calls": [{"index": ti, "id": call_id, "type": "function",
+                                                    "function": {"name": name, "arguments": ""}}]})
+                    elif block.get("type") == "text" and block.get("text"):
+                        yield make({"content": common.string(block["text"], "a text block's text")})
+                elif kind == "content_block_delta":
+                    delta = common.obj(obj.get("delta"), "a content block delta")
+                    dkind = delta.get("type")
+                    if dkind == "text_delta":
+                        yield make({"content": common.string(delta.get("text"), "a text delta")})
+                    elif dkind == "input_json_delta":
+                        ti = tool_index.get(obj.get("index", 0))
+                        partial = common.string(delta.get("partial_json"), "an input_json_delta")
+                        if ti is not None and partial:
+                            yield make({"tool_calls": [{"index": ti, "function": {"arguments": partial}}]})
+                    # thinking / signature / citation deltas have no OpenAI equivalent
+                elif kind == "message_delta":
+                    usage_seen.update({k: v for k, v in common.obj(obj.get("usage"), "the usage").items()
+                                       if v is not None})
+                    reason = common.obj(obj.get("delta"), "a message delta").get("stop_reason")
+                    if reason:
+                        finish = STOP_REASONS.get(str(reason), "stop")
+                        if finish == "stop" and tool_index:
+                            finish = "tool_calls"
+                        yield make({}, finish)
+                elif kind == "message_stop":
+                    if include_usage:
+                        yield common.chunk(cid, created, model, [], anthropic_usage(usage_seen))
+                    return
+                elif kind == "error":
+                    raise error_from_event(self.name, obj, self._secrets)
+                # ping, content_block_stop and unknown future events need no chunk
+        except common.ShapeError as exc:
+            raise common.bad_payload(self.name, f"{exc} in a stream event") from None
         raise self.stream_cut("the stream ended before message_stop")

@@ -370,6 +370,51 @@ def status_error(
                          status=502, code="upstream_error", **common)
 
 
+class ShapeError(ValueError):
+    """The upstream's JSON parsed but has the wrong shape (a string where an object belongs, ...).
+
+    Raised by the translators (which know no provider name); the adapter turns it into `bad_payload`.
+    """
+
+
+def obj(value: Any, what: str) -> Mapping[str, Any]:
+    """``value`` as an object; None (absent) is an empty one; anything else is a ShapeError."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ShapeError(f"{what} is a {type(value).__name__}, not an object")
+    return value
+
+
+def objs(value: Any, what: str) -> list[Mapping[str, Any]]:
+    """``value`` as a list of objects; None (absent) is an empty list; anything else is a ShapeError."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ShapeError(f"{what} is a {type(value).__name__}, not a list")
+    for item in value:
+        if not isinstance(item, Mapping):
+            raise ShapeError(f"{what} holds a {type(item).__name__} where an object belongs")
+    return value
+
+
+def string(value: Any, what: str) -> str:
+    """``value`` as a string; None (absent) is empty; anything else is a ShapeError."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ShapeError(f"{what} is a {type(value).__name__}, not a string")
+    return value
+
+
+def count(value: Any) -> int:
+    """A token count from an upstream usage block; anything that is not a number counts as 0 (usage is
+    bookkeeping: a garbled figure is no reason to throw the answer away)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    return int(value)
+
+
 def bad_payload(provider: str, what: str, upstream_status: int | None = 200) -> UpstreamError:
     """The upstream answered something that is not the JSON it should be: worth another attempt."""
     return UpstreamError(f"provider {provider!r} sent a malformed response ({what})",

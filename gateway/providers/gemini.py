@@ -194,26 +194,29 @@ def to_gemini(body: Mapping[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- response
 
 
-def gemini_usage(meta: Mapping[str, Any] | None) -> dict[str, int] | None:
-    if not meta:
+def gemini_usage(meta: Any) -> dict[str, int] | None:
+    if not meta or not isinstance(meta, Mapping):
         return None
-    prompt = int(meta.get("promptTokenCount") or 0)
+    prompt = common.count(meta.get("promptTokenCount"))
     # Thinking tokens are billed as output.
-    completion = int(meta.get("candidatesTokenCount") or 0) + int(meta.get("thoughtsTokenCount") or 0)
-    total = int(meta.get("totalTokenCount") or prompt + completion)
+    completion = common.count(meta.get("candidatesTokenCount")) + common.count(meta.get("thoughtsTokenCount"))
+    total = common.count(meta.get("totalTokenCount")) or prompt + completion
     return common.usage(prompt, completion, total)
 
 
 def _candidate_parts(cand: Mapping[str, Any]) -> tuple[str, list[tuple[str, dict]]]:
+    """(text, [(function name, args)]) of one candidate; a wrong-shaped one raises common.ShapeError."""
     texts, calls = [], []
-    for part in (cand.get("content") or {}).get("parts") or ():
+    content = common.obj(cand.get("content"), "a candidate's content")
+    for part in common.objs(content.get("parts"), "a candidate's parts"):
         if part.get("thought"):
             continue  # thought summaries are not the answer
         if "text" in part:
-            texts.append(part["text"])
+            texts.append(common.string(part["text"], "a part's text"))
         elif "functionCall" in part:
-            fc = part["functionCall"]
-            calls.append((fc.get("name", ""), fc.get("args") or {}))
+            fc = common.obj(part["functionCall"], "a functionCall")
+            calls.append((common.string(fc.get("name"), "a functionCall name"),
+                          dict(common.obj(fc.get("args"), "a functionCall's args"))))
     return "".join(texts), calls
 
 
@@ -223,24 +226,27 @@ def _finish(cand: Mapping[str, Any], has_calls: bool) -> str | None:
         return None
     if has_calls and reason == "STOP":
         return "tool_calls"
-    return FINISH_REASONS.get(reason, "stop")
+    return FINISH_REASONS.get(str(reason), "stop")
 
 
 def from_gemini(resp: Mapping[str, Any], model: str) -> dict[str, Any]:
     """A Gemini GenerateContentResponse → an OpenAI ChatCompletion."""
     choices = []
-    for i, cand in enumerate(resp.get("candidates") or ()):
+    for i, cand in enumerate(common.objs(resp.get("candidates"), "candidates")):
         text, calls = _candidate_parts(cand)
         tool_calls = [common.tool_call(common.tool_call_id(), name, common.dumps(args).decode())
                       for name, args in calls]
         finish = _finish(cand, bool(calls)) or ("tool_calls" if calls else "stop")
         content = text if (text or not calls) else None
-        choices.append(common.choice(cand.get("index", i), common.message(content, tool_calls or None), finish))
+        index = cand.get("index", i)
+        if not isinstance(index, int):
+            raise common.ShapeError("a candidate's index is not a number")
+        choices.append(common.choice(index, common.message(content, tool_calls or None), finish))
     if not choices:
         # The prompt itself was blocked (promptFeedback.blockReason): no candidates at all.
         choices.append(common.choice(0, common.message(""), "content_filter"))
-    cid = common.completion_id(resp.get("responseId"))
-    return common.completion(cid, resp.get("modelVersion") or model, choices,
+    cid = common.completion_id(common.string(resp.get("responseId"), "the responseId"))
+    return common.completion(cid, common.string(resp.get("modelVersion"), "the modelVersion") or model, choices,
                              gemini_usage(resp.get("usageMetadata")) or common.usage(0, 0))
 
 
@@ -266,7 +272,10 @@ class GeminiAdapter(HTTPAdapter):
     async def chat(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
         result = await self.post_json(self._url(target.upstream, "generateContent"), to_gemini(body),
                                       timeout=timeout)
-        return from_gemini(result, target.upstream)
+        try:
+            return from_gemini(result, target.upstream)
+        except common.ShapeError as exc:
+            raise common.bad_payload(self.name, str(exc)) from None
 
     async def chat_stream(self, target: Target, body: dict, *, timeout: float | None = None) -> AsyncIterator[dict]:
         url = self._url(target.upstream, "streamGenerateContent?alt=sse")
@@ -276,51 +285,56 @@ class GeminiAdapter(HTTPAdapter):
         tool_counts: dict[int, int] = {}
         finished: set[int] = set()
         last_usage: dict[str, int] | None = None
-        async for _event, data in self.post_sse(url, to_gemini(body), timeout=timeout):
-            obj = self.decode_event(data)
-            if isinstance(obj, list):  # a JSON-array stream (alt=sse ignored): same objects
-                obj = obj[0] if obj else {}
-            if not isinstance(obj, dict):
-                raise common.bad_payload(self.name, "a stream event is not an object")
-            if "error" in obj:
-                err = obj["error"] if isinstance(obj["error"], Mapping) else {}
-                status = err.get("code") if isinstance(err.get("code"), int) else 502
-                raise common.status_error(self.name, status, data.encode(), {}, self._secrets)
-            if obj.get("responseId"):
-                cid = common.completion_id(obj["responseId"])
-            model = obj.get("modelVersion") or model
-            last_usage = gemini_usage(obj.get("usageMetadata")) or last_usage
-            candidates = obj.get("candidates") or ()
-            if not candidates and (obj.get("promptFeedback") or {}).get("blockReason"):
-                yield common.chunk(cid, created, model,
-                                   [common.delta_choice(0, {"role": "assistant", "content": ""}, "content_filter")])
-                finished.add(0)
-                continue
-            out = []
-            for i, cand in enumerate(candidates):
-                idx = cand.get("index", i)
-                text, calls = _candidate_parts(cand)
-                delta: dict[str, Any] = {}
-                if idx not in started:
-                    started.add(idx)
-                    delta["role"] = "assistant"
-                if text or "role" in delta:
-                    delta["content"] = text
-                if calls:
-                    # Gemini sends each function call whole, never split across events.
-                    base = tool_counts.get(idx, 0)
-                    delta["tool_calls"] = [
-                        {"index": base + k, "id": common.tool_call_id(), "type": "function",
-                         "function": {"name": name, "arguments": common.dumps(args).decode()}}
-                        for k, (name, args) in enumerate(calls)]
-                    tool_counts[idx] = base + len(calls)
-                finish = _finish(cand, tool_counts.get(idx, 0) > 0)
-                if finish:
-                    finished.add(idx)
-                if delta or finish:
-                    out.append(common.delta_choice(idx, delta, finish))
-            if out:
-                yield common.chunk(cid, created, model, out)
+        try:
+            async for _event, data in self.post_sse(url, to_gemini(body), timeout=timeout):
+                obj = self.decode_event(data)
+                if isinstance(obj, list):  # a JSON-array stream (alt=sse ignored): same objects
+                    obj = obj[0] if obj else {}
+                if not isinstance(obj, dict):
+                    raise common.bad_payload(self.name, "a stream event is not an object")
+                if "error" in obj:
+                    err = obj["error"] if isinstance(obj["error"], Mapping) else {}
+                    status = err.get("code") if isinstance(err.get("code"), int) else 502
+                    raise common.status_error(self.name, status, data.encode(), {}, self._secrets)
+                if obj.get("responseId"):
+                    cid = common.completion_id(common.string(obj["responseId"], "the responseId"))
+                model = common.string(obj.get("modelVersion"), "the modelVersion") or model
+                last_usage = gemini_usage(obj.get("usageMetadata")) or last_usage
+                candidates = common.objs(obj.get("candidates"), "candidates")
+                if not candidates and common.obj(obj.get("promptFeedback"), "promptFeedback").get("blockReason"):
+                    yield common.chunk(cid, created, model,
+                                       [common.delta_choice(0, {"role": "assistant", "content": ""}, "content_filter")])
+                    finished.add(0)
+                    continue
+                out = []
+                for i, cand in enumerate(candidates):
+                    idx = cand.get("index", i)
+                    if not isinstance(idx, int):
+                        raise common.ShapeError("a candidate's index is not a number")
+                    text, calls = _candidate_parts(cand)
+                    delta: dict[str, Any] = {}
+                    if idx not in started:
+                        started.add(idx)
+                        delta["role"] = "assistant"
+                    if text or "role" in delta:
+                        delta["content"] = text
+                    if calls:
+                        # Gemini sends each function call whole, never split across events.
+                        base = tool_counts.get(idx, 0)
+                        delta["tool_calls"] = [
+                            {"index": base + k, "id": common.tool_call_id(), "type": "function",
+                             "function": {"name": name, "arguments": common.dumps(args).decode()}}
+                            for k, (name, args) in enumerate(calls)]
+                        tool_counts[idx] = base + len(calls)
+                    finish = _finish(cand, tool_counts.get(idx, 0) > 0)
+                    if finish:
+                        finished.add(idx)
+                    if delta or finish:
+                        out.append(common.delta_choice(idx, delta, finish))
+                if out:
+                    yield common.chunk(cid, created, model, out)
+        except common.ShapeError as exc:
+            raise common.bad_payload(self.name, f"{exc} in a stream event") from None
         if not finished:
             raise self.stream_cut("the stream ended before a finish reason")
         if include_usage:
@@ -345,6 +359,12 @@ class GeminiAdapter(HTTPAdapter):
         embeddings = result.get("embeddings")
         if not isinstance(embeddings, list) or len(embeddings) != len(inputs):
             raise common.bad_payload(self.name, "embeddings missing from the answer")
-        vectors = [list(e.get("values") or []) for e in embeddings]
+        vectors = []
+        for e in embeddings:
+            values = e.get("values") if isinstance(e, Mapping) else None
+            if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                       for v in values):
+                raise common.bad_payload(self.name, "an embedding without a list of numbers")
+            vectors.append([float(v) for v in values])
         tokens = sum(common.estimate_tokens(t) for t in inputs)  # Gemini does not report embedding usage
         return common.embedding_list(target.upstream, vectors, tokens)

@@ -13,19 +13,22 @@ from .base import HTTPAdapter
 
 
 def normalise_completion(obj: dict[str, Any]) -> dict[str, Any]:
-    """Fill the fields OpenAI always sends but compatible servers sometimes leave out."""
+    """Fill the fields OpenAI always sends but compatible servers sometimes leave out (a wrong-shaped
+    completion raises common.ShapeError)."""
     obj.setdefault("object", "chat.completion")
     if not obj.get("id"):
         obj["id"] = common.completion_id()
     if not isinstance(obj.get("created"), int):
         obj["created"] = common.now()
     obj.setdefault("model", "")
-    for i, ch in enumerate(obj.get("choices") or ()):
+    for i, ch in enumerate(common.objs(obj.get("choices"), "choices")):
         ch.setdefault("index", i)
         ch.setdefault("logprobs", None)
         if ch.get("finish_reason") is None:
             ch["finish_reason"] = "stop"
         msg = ch.get("message")
+        if msg is not None and not isinstance(msg, dict):
+            raise common.ShapeError("a choice's message is not an object")
         if isinstance(msg, dict):
             msg.setdefault("role", "assistant")
             msg.setdefault("content", None)
@@ -42,9 +45,10 @@ def normalise_chunk(obj: dict[str, Any], cid: str, created: int) -> dict[str, An
     obj.setdefault("model", "")
     if obj.get("choices") is None:
         obj["choices"] = []
-    for ch in obj["choices"]:
+    for ch in common.objs(obj["choices"], "choices"):
         ch.setdefault("finish_reason", None)
-        ch.setdefault("delta", {})
+        if not isinstance(ch.setdefault("delta", {}), dict):
+            raise common.ShapeError("a choice's delta is not an object")
     return obj
 
 
@@ -77,7 +81,10 @@ class OpenAIAdapter(HTTPAdapter):
         result = await self.post_json(self.chat_url(target), body, timeout=timeout)
         if "choices" not in result:
             raise common.bad_payload(self.name, "no choices in the completion")
-        return normalise_completion(result)
+        try:
+            return normalise_completion(result)
+        except common.ShapeError as exc:
+            raise common.bad_payload(self.name, str(exc)) from None
 
     async def chat_stream(self, target: Target, body: dict, *, timeout: float | None = None) -> AsyncIterator[dict]:
         body = self.prepare(target, body)
@@ -94,19 +101,22 @@ class OpenAIAdapter(HTTPAdapter):
             if "error" in obj and "choices" not in obj:
                 # OpenAI reports failures after the headers as an error object in the stream.
                 raise common.status_error(self.name, 502, data.encode(), {}, self._secrets)
-            if obj.get("object") == "chat.completion":
-                # A server that ignored stream=true and answered one whole completion.
-                for ch in normalise_completion(obj)["choices"]:
-                    msg = ch.get("message") or {}
-                    delta = {k: msg[k] for k in ("role", "content", "tool_calls") if msg.get(k) is not None}
-                    for i, tc in enumerate(delta.get("tool_calls") or ()):
-                        tc.setdefault("index", i)
-                    ch["delta"] = delta
-                    ch.pop("message", None)
-                obj["object"] = "chat.completion.chunk"
-                yield obj
-                return
-            normalise_chunk(obj, cid, created)
+            try:
+                if obj.get("object") == "chat.completion":
+                    # A server that ignored stream=true and answered one whole completion.
+                    for ch in normalise_completion(obj)["choices"]:
+                        msg = ch.get("message") or {}
+                        delta = {k: msg[k] for k in ("role", "content", "tool_calls") if msg.get(k) is not None}
+                        for i, tc in enumerate(common.objs(delta.get("tool_calls"), "tool_calls")):
+                            tc.setdefault("index", i)
+                        ch["delta"] = delta
+                        ch.pop("message", None)
+                    obj["object"] = "chat.completion.chunk"
+                    yield obj
+                    return
+                normalise_chunk(obj, cid, created)
+            except common.ShapeError as exc:
+                raise common.bad_payload(self.name, f"{exc} in a stream event") from None
             if any(ch.get("finish_reason") for ch in obj["choices"]):
                 finished = True
             yield obj
@@ -117,6 +127,8 @@ class OpenAIAdapter(HTTPAdapter):
         result = await self.post_json(self.embed_url(target), self.prepare(target, body), timeout=timeout)
         if not isinstance(result.get("data"), list):
             raise common.bad_payload(self.name, "no data in the embeddings answer")
+        if not all(isinstance(d, dict) for d in result["data"]):
+            raise common.bad_payload(self.name, "an embedding entry is not an object")
         result.setdefault("object", "list")
         result.setdefault("model", target.upstream)
         result.setdefault("usage", {"prompt_tokens": 0, "total_tokens": 0})

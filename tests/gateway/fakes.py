@@ -63,6 +63,8 @@ class Behaviour:
     retry_after_ms  sent as retry-after-ms (OpenAI's precise variant)
     headers         extra response headers
     body            answer exactly this (dict/list → JSON; str/bytes → raw) instead of the generated reply
+    events          stream: send exactly these (event name or None, data dict/str) pairs instead of the
+                    generated ones (the stream options below still apply)
     delay           seconds to wait before sending the status line and headers
     chunk_delay     seconds between stream events
     reset           abort the TCP connection without answering
@@ -84,6 +86,7 @@ class Behaviour:
     retry_after_ms: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
+    events: list[tuple[str | None, Any]] | None = None
     delay: float = 0.0
     chunk_delay: float = 0.0
     reset: bool = False
@@ -279,7 +282,8 @@ class FakeUpstream:
             return await self._send_body(request, b, self._embeddings(body, model))
         stream = bool(body.get("stream")) or op == "stream"
         if stream:
-            return await self._stream(request, b, self._events(body, b, model))
+            events = list(b.events) if b.events is not None else self._events(body, b, model)
+            return await self._stream(request, b, events)
         return await self._send_body(request, b, self._completion(body, b, model))
 
     def _route(self, request: web.Request) -> tuple[str, str] | None:

@@ -127,6 +127,35 @@ def test_malformed_json(fake, stream):
     assert got == []
 
 
+# Valid JSON of the wrong shape, per kind: (a whole answer, stream events).
+WRONG_SHAPES = {
+    "openai": [({"choices": ["x"]}, [(None, {"choices": ["x"]})]),
+               ({"choices": [{"index": 0, "message": "hi", "finish_reason": "stop"}]},
+                [(None, {"choices": [{"index": 0, "delta": "hi"}]})])],
+    "azure": [({"choices": ["x"]}, [(None, {"choices": [7]})])],
+    "anthropic": [({"type": "message", "content": ["oops"]},
+                   [("message_start", {"type": "message_start", "message": "oops"})]),
+                  ({"type": "message", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": [1]}]},
+                   [("content_block_start", {"type": "content_block_start", "index": 0, "content_block": ["x"]})]),
+                  ({"type": "message", "content": [{"type": "text", "text": {"nested": 1}}]},
+                   [("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": "x"})])],
+    "gemini": [({"candidates": ["x"]}, [(None, {"candidates": ["x"]})]),
+               ({"candidates": [{"content": {"parts": "hi"}}]}, [(None, {"candidates": [{"content": "hi"}]})]),
+               ({"candidates": [{"content": {"parts": [{"functionCall": "f"}]}}]},
+                [(None, {"candidates": [{"content": {"parts": [{"text": 1}]}}]})])],
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_wrong_shaped_json_is_a_retryable_bad_response(fake, stream):
+    for body, events in WRONG_SHAPES[fake.kind]:
+        fake.queue(Behaviour(events=events) if stream else Behaviour(body=body))
+        exc, got = attempt(fake, stream=stream)
+        assert type(exc) is UpstreamError, (body, exc)
+        assert (exc.status, exc.code, exc.retryable) == (502, "upstream_bad_response", True)
+        assert "malformed response" in exc.message and got == []
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_timeout_before_headers(fake, stream):
     fake.queue(Behaviour(delay=3))

@@ -343,12 +343,43 @@ def test_adapter_factory_is_accepted() -> None:
     assert seen == ["p1"]
 
 
-def test_unexpected_exception_is_counted_and_propagates() -> None:
-    ex, _, health, _ = setup({"up-alpha": [KeyError("choices")], "up-beta": [reply()]})
-    with pytest.raises(KeyError):
-        run(ex.chat(decision(A, fallback=[B]), BODY))
+def test_unexpected_adapter_exception_is_a_bad_response_that_fails_over(caplog: pytest.LogCaptureFixture) -> None:
+    boom = AttributeError("'str' object has no attribute 'get' sk-secret-in-data")
+    ex, adapters, health, sleep = setup({"up-alpha": [boom], "up-beta": [reply()]})
+    with caplog.at_level("WARNING", logger="open_router.router"):
+        out = run(ex.chat(decision(A, fallback=[B], retries=1), BODY))
+    assert out.target == B
+    assert [(a.outcome, a.upstream_status) for a in out.attempts] == [
+        ("upstream_bad_response", None), ("upstream_bad_response", None), ("ok", None)]
+    assert tried(adapters) == ["up-alpha", "up-alpha", "up-beta"] and len(sleep.waits) == 1  # retryable
     s = health.status(A)
-    assert (s.failures, s.in_flight, s.last_error) == (1, 0, "internal_error")
+    assert (s.failures, s.in_flight, s.last_error) == (2, 0, "upstream_bad_response")
+    records = [r for r in caplog.records if r.name == "open_router.router"]
+    assert len(records) == 2 and all(r.levelname == "WARNING" and r.exc_info[1] is boom for r in records)
+    assert all("sk-secret" not in r.getMessage() and "AttributeError" in r.getMessage() for r in records)
+
+
+def test_unexpected_adapter_exception_everywhere_is_a_502_without_its_text() -> None:
+    ex, _, _, _ = setup({"up-alpha": [KeyError("sk-secret")], "up-beta": [TypeError("sk-secret")]})
+    with pytest.raises(UpstreamError) as info:
+        run(ex.chat(decision(A, fallback=[B], retries=0), BODY))
+    err = info.value
+    assert (err.status, err.code, err.retryable) == (502, "upstream_bad_response", True)
+    assert "sk-secret" not in err.message and "could not translate" in err.message
+    assert [a.outcome for a in err.attempts] == ["upstream_bad_response", "upstream_bad_response"]
+
+
+def test_unexpected_exception_before_the_first_stream_chunk_fails_over() -> None:
+    ex, adapters, health, _ = setup({"up-alpha": [[AttributeError("nope")]], "up-beta": [[chunk("x")]]})
+
+    async def go() -> tuple[StreamOutcome, list[dict]]:
+        out = await ex.stream(decision(A, fallback=[B], retries=0), BODY)
+        return out, await drain(out)
+
+    out, chunks = run(go())
+    assert out.target == B and [c["model"] for c in chunks] == ["beta"]
+    assert [a.outcome for a in out.attempts] == ["upstream_bad_response", "ok"]
+    assert adapters["p1"].closed == ["up-alpha"] and health.in_flight(A) == 0
 
 
 # ------------------------------------------------------------------------------- ordering
@@ -843,6 +874,15 @@ def test_real_malformed_json_fails_over(oa: FakeUpstream, an: FakeUpstream, dead
     r = Real(oa, an, dead_port)
     out = r.chat(decision(RA, fallback=[RB], retries=0))
     assert out.target == RB and out.attempts[0].outcome == "upstream_bad_response"
+
+
+@pytest.mark.parametrize("body", [{"content": ["oops"]}, {"content": [{"type": "text", "text": 7}]},
+                                  {"content": [{"type": "tool_use", "id": "t", "name": "f", "input": "x"}]}])
+def test_real_wrong_shaped_answer_fails_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int, body: dict) -> None:
+    an.default = Behaviour(body={"type": "message", "stop_reason": "end_turn", **body})
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RB, fallback=[RA], retries=0))
+    assert out.target == RA and [a.outcome for a in out.attempts] == ["upstream_bad_response", "ok"]
 
 
 def test_real_400_is_neither_retried_nor_failed_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
