@@ -74,6 +74,14 @@ earlier route R, or, failing that, inside the union of the earlier routes' disju
 in one fact only). A route without `when` catches everything; the `default` is reported when earlier routes
 together catch everything. Anything undecided is not reported.
 
+Bounds: a condition with more than DNF_LIMIT (64) disjuncts is undecided. The union of earlier disjuncts is a
+pool of at most DNF_LIMIT merged entries, filled in file order: once full, a disjunct that neither merges
+with an entry nor lies inside one is left out, so a route caught only by several routes *together*, some of
+them past that point, is not reported (a report dropped, never a false one). Shadowing by one earlier route
+has no bound. Both tests are indexed rather than run over every pair of routes (see "shadowing, indexed"
+below), and give exactly what the pairwise definition (`_shadow_reference`) gives; W147 likewise compares a
+ramp only with earlier ramps between the same two models whose conditions an index cannot rule out.
+
 Secrets never appear in messages, and the source line shown under a diagnostic has literal secrets masked to
 their first three characters and "…" (short ones entirely).
 """
@@ -89,7 +97,7 @@ from typing import Iterable, Iterator, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 from . import ast as A
-from .errors import Diagnostic, PolicyError, source_line
+from .errors import Diagnostic, PolicyError
 
 __all__ = ["check", "check_budget_subjects", "check_text", "DEFAULT_RETRIED"]
 
@@ -151,28 +159,18 @@ _TOKEN = re.compile(r'"[^"\n]*"?|[A-Za-z_][A-Za-z0-9_.\-]*|\d[\d:.\-]*[A-Za-z]*|
 
 def _masked(source: str) -> str:
     """The source with comments and string contents blanked (same length), so names are found only where
-    the grammar would see them."""
-    out = list(source)
-    i, n = 0, len(source)
-    while i < n:
-        ch = source[i]
-        if ch == "#":
-            while i < n and source[i] != "\n":
-                out[i] = " "
-                i += 1
-        elif ch == '"':
-            i += 1
-            while i < n and source[i] not in '"\n':
-                if source[i] == "\\" and i + 1 < n and source[i + 1] != "\n":
-                    out[i] = out[i + 1] = " "
-                    i += 2
-                    continue
-                out[i] = " "
-                i += 1
-            i += 1
-        else:
-            i += 1
-    return "".join(out)
+    the grammar would see them. (A string runs to its closing quote or the end of the line; a backslash
+    escapes the character after it.)"""
+
+    def blank(m: re.Match[str]) -> str:
+        if m.group(1) is None:  # a comment
+            return " " * len(m.group())
+        return '"' + " " * len(m.group(1)) + m.group(2)
+
+    return _BLANKED.sub(blank, source)
+
+
+_BLANKED = re.compile(r'#[^\n]*|"((?:\\[^\n]|[^"\n])*)("?)')
 
 
 class _Source:
@@ -183,6 +181,7 @@ class _Source:
         self.text = f.source
         self.masked = _masked(f.source)
         self.starts = [0] + [m.end() for m in re.finditer("\n", f.source)]
+        self.lines: list[str] | None = None
 
     def offset(self, line: int, col: int) -> int | None:
         if not 1 <= line <= len(self.starts) or col < 1:
@@ -208,6 +207,12 @@ class _Source:
 
     def raw(self, offset: int, length: int) -> str:
         return self.text[offset:offset + length]
+
+    def line(self, line: int) -> str | None:
+        """``errors.source_line(self.text, line)``, splitting the text once rather than per diagnostic."""
+        if self.lines is None:
+            self.lines = self.text.splitlines()
+        return self.lines[line - 1] if 1 <= line <= len(self.lines) else None
 
 
 # =========================================================================== value sets for conditions
@@ -319,13 +324,20 @@ class _Undecided(Exception):
 
 def _universe(key: _Key) -> _Set:
     if key[0] == "~" or key[1] in _DISCRETE_BOOL:
-        return _DSet(_BOOLS, False, _BOOLS)
-    if key[1] in _ORDERED:
-        lo, hi = _ORDERED[key[1]]
-        return _ISet(((lo, hi),), lo, hi)
+        return _ALL_BOOLS
+    got = _ALL_ORDERED.get(key[1])
+    if got is not None:
+        return got
     if key[1] == "weekday":
-        return _DSet(_WEEK, False, _WEEK)
-    return _DSet(frozenset(), True, None)
+        return _ALL_WEEK
+    return _ALL_NAMES
+
+
+# (the sets are immutable, so one instance of each universe serves every fact)
+_ALL_BOOLS = _DSet(_BOOLS, False, _BOOLS)
+_ALL_WEEK = _DSet(_WEEK, False, _WEEK)
+_ALL_NAMES = _DSet(frozenset(), True, None)
+_ALL_ORDERED = {name: _ISet(((lo, hi),), lo, hi) for name, (lo, hi) in _ORDERED.items()}
 
 
 def _number(fact: str, v: object) -> int | None:
@@ -499,6 +511,374 @@ def _atoms(cond: A.Cond | None) -> Iterator[object]:
         yield cond
 
 
+# =========================================================================== shadowing, indexed
+#
+# The plain statement of W190 is pairwise: every later route against every earlier route, and every later
+# route against the pool (`_Union`) of earlier disjuncts. `_shadow_reference` says exactly that and is kept as
+# the specification; `_shadow_findings` gives the same findings in near-linear time:
+#
+# * every disjunct is turned once into a `_Row`: its value sets interned to small integers, with the subset
+#   relation between two interned sets computed once and remembered (`_Table`);
+# * an earlier row R can only contain a later row S when, for each of R's positive literals (a fact with a
+#   finite set of allowed values V: ==, in, is, a weekday or flag), S has a literal on that fact whose values
+#   lie in V (conjunctions never hold a full or empty set, so a fact S leaves open is never inside R's). So R
+#   is filed under ONE positive literal (the one whose values are rarest over the whole policy), under
+#   (fact, v) for every v in V; a row with no positive literal is filed under one of its facts, and a row
+#   with no fact at all (catches everything) in a short list. S looks up one value of each of its positive
+#   literals and each of its facts, and runs the exact test only on what it finds;
+# * the pool of earlier disjuncts keeps its exact behaviour (absorb, drop, join the first joinable entry in
+#   order, stop growing at DNF_LIMIT entries), with each of its three searches narrowed by an index.
+
+
+class _Row:
+    """One conjunction, normalised once: ``ids`` maps each fact to its interned value set; ``pos`` lists the
+    positive literals (fact, finite set of allowed values); ``keys`` is the set of facts it tests."""
+
+    __slots__ = ("conj", "ids", "pos", "eqs", "pairs", "keys", "owner", "filing")
+
+    def __init__(self, conj: _Conj, ids: dict, pos: tuple, eqs: tuple, owner: int) -> None:
+        self.conj = conj
+        self.ids = ids
+        self.pos = pos
+        self.eqs = eqs  # the positive literals allowing one value, as (fact, value), in the table's fact order
+        self.pairs = tuple(_pairs(eqs))
+        self.keys = frozenset(conj)
+        self.owner = owner
+        self.filing: tuple[str, object] | None = None  # set by the first index the row is filed in
+
+
+class _Table:
+    """Interned value sets and the remembered subset relation between them."""
+
+    def __init__(self) -> None:
+        self.ids: dict[_Set, int] = {}
+        self.sets: list[_Set] = []
+        self.memo: dict[tuple[int, int], bool] = {}
+        self.facts: dict[_Key, int] = {}  # a fixed order of facts (keys do not compare with each other)
+
+    def row(self, conj: _Conj, owner: int = -1) -> _Row:
+        ids = {}
+        pos = []
+        eqs = []
+        for k, s in conj.items():
+            if s.full():  # never produced by _dnf or _join; a full set holds for every request anyway
+                continue
+            sid = self.ids.get(s)
+            if sid is None:
+                sid = self.ids[s] = len(self.sets)
+                self.sets.append(s)
+            ids[k] = sid
+            if isinstance(s, _DSet) and not s.co:
+                pos.append((k, s.vals))
+                if len(s.vals) == 1:
+                    eqs.append((self.facts.setdefault(k, len(self.facts)), k, next(iter(s.vals))))
+        eqs.sort(key=lambda e: e[0])
+        return _Row(conj, ids, tuple(pos), tuple((k, v) for _, k, v in eqs), owner)
+
+    def within(self, s: _Row, r: _Row) -> bool:
+        """``_implies(s.conj, r.conj)``: every request matching ``s`` matches ``r``."""
+        sids = s.ids
+        memo = self.memo
+        for k, b in r.ids.items():
+            a = sids.get(k)
+            if a is None:
+                return False  # s leaves the fact open; r's set is not full
+            if a != b:
+                v = memo.get((a, b))
+                if v is None:
+                    v = memo[(a, b)] = self.sets[a].subset(self.sets[b])  # type: ignore[arg-type]
+                if not v:
+                    return False
+        return True
+
+
+def _pairs(eqs: tuple) -> Iterator[tuple]:
+    for i, a in enumerate(eqs):
+        for b in eqs[i + 1:]:
+            yield a, b
+
+
+class _Rarity:
+    """How many rows carry each (fact, value) of a positive literal, each pair of one-value literals, and
+    each fact: an index files a row under its rarest literal (or pair) so that later lookups meet few rows."""
+
+    def __init__(self, rows: Iterable[_Row]) -> None:
+        self.values: dict[tuple, int] = {}
+        self.pairs: dict[tuple, int] = {}
+        self.facts: dict[_Key, int] = {}
+        for row in rows:
+            for k, vals in row.pos:
+                for v in vals:
+                    self.values[(k, v)] = self.values.get((k, v), 0) + 1
+            for pair in row.pairs:
+                self.pairs[pair] = self.pairs.get(pair, 0) + 1
+            for k in row.ids:
+                self.facts[k] = self.facts.get(k, 0) + 1
+
+    def filing(self, row: _Row) -> tuple[str, object]:
+        """Where an index files ``row``: ("pair", two one-value literals), ("value", a positive literal),
+        ("fact", a fact) or ("always", None), whichever later rows are expected to look up least."""
+        values = self.values
+        if row.pos:
+            literal = min(row.pos, key=lambda kv: sum(values.get((kv[0], v), 0) for v in kv[1]))
+            cost = sum(values.get((literal[0], v), 0) for v in literal[1])
+            pair = min(row.pairs, key=lambda p: self.pairs.get(p, 0), default=None)
+            if pair is not None and self.pairs.get(pair, 0) < cost:
+                return "pair", pair
+            return "value", literal
+        if row.ids:
+            return "fact", min(row.ids, key=lambda k: self.facts.get(k, 0))
+        return "always", None
+
+
+class _Supersets:
+    """Rows filed so that ``find(s)`` returns (each once) every filed row that may contain ``s``: a superset
+    of the rows r with ``within(s, r)``, usually a small one."""
+
+    def __init__(self, rarity: _Rarity, live: Mapping | None = None) -> None:
+        self.rarity = rarity
+        self.live = live  # when given, items not in it are stale: skipped, and pruned from the lists
+        self.by_value: dict[tuple, list] = {}  # (fact, value) → rows filed under a positive literal
+        self.by_pair: dict[tuple, list] = {}   # ((fact, value), (fact, value)) → rows filed under two
+        self.by_fact: dict[_Key, list] = {}    # fact → rows with no positive literal
+        self.always: list = []                 # rows that test nothing
+
+    def add(self, row: _Row, item: object) -> None:
+        if row.filing is None:
+            row.filing = self.rarity.filing(row)
+        how, where = row.filing
+        if how == "pair":
+            self.by_pair.setdefault(where, []).append(item)
+        elif how == "value":
+            k, vals = where
+            for v in vals:
+                self.by_value.setdefault((k, v), []).append(item)
+        elif how == "fact":
+            self.by_fact.setdefault(where, []).append(item)
+        else:
+            self.always.append(item)
+
+    def _get(self, table: dict, key: object) -> list:
+        got = table.get(key)
+        if got and self.live is not None:
+            alive = [q for q in got if q in self.live]
+            if len(alive) != len(got):
+                got = table[key] = alive
+        return got or []
+
+    def find(self, s: _Row) -> list:
+        if self.live is not None:
+            self.always = [q for q in self.always if q in self.live]
+        out = list(self.always)
+        if self.by_fact:
+            for k in s.ids:
+                out += self._get(self.by_fact, k)
+        by_value = self.by_value
+        for k, vals in s.pos:
+            # A row filed under fact k contains s only if all of s's values on k are among its own: one
+            # value of s finds it. Take the value with the fewest rows.
+            best, size = None, 0
+            for v in vals:
+                got = by_value.get((k, v))
+                if not got:
+                    best = None
+                    break
+                if best is None or len(got) < size:
+                    best, size = (k, v), len(got)
+            if best is not None:
+                out += self._get(by_value, best)
+        if self.by_pair:
+            # a row filed under two one-value literals contains s only if s has both, with those values
+            by_pair = self.by_pair
+            for pair in s.pairs:
+                if pair in by_pair:
+                    out += self._get(by_pair, pair)
+        return out
+
+
+class _Pool:
+    """`_Union`, with the same entries in the same order and the same answers, but with its searches for
+    entries containing, inside, or joinable with a conjunction narrowed by indexes instead of a scan.
+    Entries are numbered in arrival order; an index may hold numbers of entries since removed."""
+
+    def __init__(self, table: _Table, rarity: _Rarity) -> None:
+        self.table = table
+        self.items: dict[int, tuple[_Row, frozenset[int]]] = {}  # in list order
+        self.next = 0
+        self.sup = _Supersets(rarity, self.items)    # entries that may contain a row
+        self.values: dict[tuple, list[int]] = {}      # (fact, value) of every positive literal → entries
+        self.exact: dict[tuple, list[int]] = {}       # (fact, interned set) of every literal → entries
+
+    def _live(self, table: dict, key: object) -> list[int]:
+        got = table.get(key)
+        if not got:
+            return []
+        alive = [q for q in got if q in self.items]
+        if len(alive) != len(got):
+            table[key] = alive
+        return alive
+
+    def _containing(self, row: _Row) -> list[int]:
+        """Numbers (ascending) of the entries c with ``row`` inside c."""
+        within = self.table.within
+        items = self.items
+        return sorted(q for q in self.sup.find(row) if within(row, items[q][0]))
+
+    def _inside(self, row: _Row) -> Iterable[int]:
+        """Numbers of the entries that may lie inside ``row`` (every entry that does, and maybe others)."""
+        if row.eqs:  # an entry inside row allows only v on k, too
+            return self._live(self.values, min(row.eqs, key=lambda kv: len(self.values.get(kv, ()))))
+        if row.pos:  # an entry inside row has a positive literal on k, with values in W
+            k, vals = min(row.pos, key=lambda kv: sum(len(self.values.get((kv[0], v), ())) for v in kv[1]))
+            return {q for v in vals for q in self._live(self.values, (k, v))}
+        return list(self.items)
+
+    def _joinable(self, row: _Row) -> list[int]:
+        """Numbers (ascending) of the entries that may join with ``row``: after absorption, only an entry
+        testing the same facts and differing in one can, and it then shares one of any two of row's sets."""
+        if len(row.ids) < 2 or len(row.ids) != len(row.keys):
+            return list(self.items)
+        exact = self.exact
+        a = b = None
+        na = nb = 0
+        for kv in row.ids.items():
+            n = len(exact.get(kv, ()))
+            if a is None or n < na:
+                a, na, b, nb = kv, n, a, na
+            elif b is None or n < nb:
+                b, nb = kv, n
+        got = self._live(exact, a)
+        more = self._live(exact, b)
+        return sorted(set(got).union(more)) if got and more else got or more
+
+    def add(self, row: _Row, origin: frozenset[int]) -> None:
+        table = self.table
+        items = self.items
+        within = table.within
+        while True:
+            if any(within(row, items[q][0]) for q in self.sup.find(row)):
+                return
+            for q in list(self._inside(row)):
+                if q in items and within(items[q][0], row):
+                    del items[q]  # index entries go stale and are skipped (and pruned) when next met
+            for q in self._joinable(row):
+                c, o = items[q]
+                if c.keys != row.keys:
+                    continue
+                joined = _join(row.conj, c.conj)
+                if joined is not None:
+                    del items[q]
+                    row, origin = table.row(joined), origin | o
+                    break
+            else:
+                if len(items) < DNF_LIMIT:
+                    self._insert(row, origin)
+                return
+
+    def _insert(self, row: _Row, origin: frozenset[int]) -> None:
+        q = self.next
+        self.next += 1
+        self.items[q] = (row, origin)
+        self.sup.add(row, q)
+        for k, vals in row.pos:
+            for v in vals:
+                self.values.setdefault((k, v), []).append(q)
+        for kv in row.ids.items():
+            self.exact.setdefault(kv, []).append(q)
+
+    def cover(self, row: _Row) -> frozenset[int] | None:
+        got = self._containing(row)
+        return self.items[got[0]][1] if got else None
+
+
+_Finding = tuple  # ("W191", route, []) or ("W190", route, [earlier routes that together catch it])
+
+
+def _route_dnfs(routes: list[A.Route]) -> list[tuple[A.Route, list[_Conj] | None]]:
+    """The routes in the order they are tried (the first `default` last, later ones ignored), each with its
+    condition in normal form (None when too large to decide)."""
+    default = [r for r in routes if r.is_default]
+    out = []
+    for r in [r for r in routes if not r.is_default] + default[:1]:
+        try:
+            dnf = _dnf(r.when)
+        except _Undecided:
+            dnf = None
+        out.append((r, dnf))
+    return out
+
+
+def _shadow_reference(routes: list[A.Route]) -> list[_Finding]:
+    """Routes that can never match, by the plain pairwise definition (quadratic in the number of routes).
+    `_shadow_findings` gives the same answer fast; this one stays as its specification, for the tests."""
+    out: list[_Finding] = []
+    earlier: list[tuple[A.Route, list[_Conj] | None]] = []
+    union = _Union()
+    for r, dnf in _route_dnfs(routes):
+        if dnf == [] and not r.is_default:
+            out.append(("W191", r, []))
+        elif dnf is not None and earlier:
+            shadows = [er for er, edn in earlier if edn and all(any(_implies(s, e) for e in edn) for s in dnf)]
+            if shadows:
+                out.append(("W190", r, shadows))
+            else:
+                used: set[int] = set()
+                for s in dnf:
+                    cover = union.cover(s)
+                    if cover is None:
+                        break
+                    used |= cover
+                else:
+                    out.append(("W190", r, [earlier[i][0] for i in sorted(used)]))
+        if dnf:
+            for c in dnf:
+                union.add(c, frozenset({len(earlier)}))
+        earlier.append((r, dnf))
+    return out
+
+
+def _shadow_findings(routes: list[A.Route]) -> list[_Finding]:
+    """The same findings as `_shadow_reference`, in near-linear time (see "shadowing, indexed" above)."""
+    entries = _route_dnfs(routes)
+    table = _Table()
+    rows: list[list[_Row] | None] = [
+        None if dnf is None else [table.row(c, i) for c in dnf] for i, (_, dnf) in enumerate(entries)]
+    rarity = _Rarity(row for rs in rows if rs for row in rs)
+    index = _Supersets(rarity)
+    pool = _Pool(table, rarity)
+    within = table.within
+    out: list[_Finding] = []
+    for i, (r, dnf) in enumerate(entries):
+        srows = rows[i]
+        if dnf == [] and not r.is_default:
+            out.append(("W191", r, []))
+        elif srows is not None and i > 0:
+            if not srows:  # never true (only the default gets here): every earlier route that can match
+                owners = [j for j in range(i) if rows[j]]
+            else:
+                first = srows[0]
+                owners = sorted({e.owner for e in index.find(first) if within(first, e)})
+                owners = [j for j in owners
+                          if all(any(within(s, e) for e in rows[j]) for s in srows)]  # type: ignore[union-attr]
+            if owners:
+                out.append(("W190", r, [entries[j][0] for j in owners]))
+            else:
+                used: set[int] = set()
+                for s in srows:
+                    cover = pool.cover(s)
+                    if cover is None:
+                        break
+                    used |= cover
+                else:
+                    out.append(("W190", r, [entries[j][0] for j in sorted(used)]))
+        if srows:
+            for s in srows:
+                pool.add(s, frozenset({i}))
+            for s in srows:
+                index.add(s, s)
+    return out
+
+
 # =========================================================================== the checker
 
 
@@ -570,7 +950,7 @@ class _Checker:
         out = []
         for d in self.diags:
             src = self.sources.get(d.span.file)
-            line = source_line(src.text, d.span.line) if src is not None and src.text else None
+            line = src.line(d.span.line) if src is not None and src.text else None
             if line is not None:
                 line = _redact(line, self.secrets.get(d.span.file, ()))
             out.append(Diagnostic(d.code, d.severity, d.message, d.span, line, d.hint))
@@ -905,11 +1285,11 @@ class _Checker:
         seen: dict[str, int] = {}
         for name in a.models:
             n = seen.get(name, 0)
-            where = self.name_at(a.span, name, after="of", nth=n)
             if n == 0 and name not in self.models:
-                self.model_ref(name, where, f"`choose` in {who}")
+                self.model_ref(name, self.name_at(a.span, name, after="of"), f"`choose` in {who}")
             if n == 1:
-                self.add("W171", f"`choose` in {who} lists `{name}` twice", where, "list each model once")
+                self.add("W171", f"`choose` in {who} lists `{name}` twice",
+                         self.name_at(a.span, name, after="of", nth=1), "list each model once")
             seen[name] = n + 1
         for f in a.filters:
             if f.what == "tier" and f.value not in A.TIERS:
@@ -955,24 +1335,31 @@ class _Checker:
             self.check_header_name(a.sticky.param, a.sticky.span)
 
     def check_ramp_overlaps(self) -> None:
-        ramps = [(r, r.action) for r in self.routes if isinstance(r.action, A.Ramp)]
-        for j, (rj, aj) in enumerate(ramps):
-            assert isinstance(aj, A.Ramp)
-            for ri, ai in ramps[:j]:
-                assert isinstance(ai, A.Ramp)
-                if {ai.model, ai.rest} != {aj.model, aj.rest} or ai.model == ai.rest:
-                    continue
-                if ai.end <= ai.start or aj.end <= aj.start:
-                    continue  # E143 already; a backwards date range says nothing about overlap
-                if not (ai.start <= aj.end and aj.start <= ai.end):
-                    continue
-                if _disjoint(ri.when, rj.when):
-                    continue
-                self.add("W147", f"the ramp in route `{rj.name}` moves traffic between `{aj.rest}` and `{aj.model}` "
-                                 f"over dates that overlap the ramp in route `{ri.name}` "
-                                 f"({ri.span.file}:{ri.span.line})", aj.span,
-                         "merge the two ramps, or keep their dates or conditions apart")
-                break
+        """W147, naming for each ramp the first earlier ramp it overlaps. Only ramps between the same two models
+        are compared, and among those only the ones an index of their conditions cannot rule out."""
+        groups: dict[frozenset[str], _Meets] = {}
+        for rj in self.routes:
+            aj = rj.action
+            if not isinstance(aj, A.Ramp):
+                continue
+            group = groups.setdefault(frozenset((aj.model, aj.rest)), _Meets())
+            try:
+                dj = _dnf(rj.when)
+            except _Undecided:
+                dj = None
+            if aj.end > aj.start:  # else E143 already; a backwards date range says nothing about overlap
+                for ri, ai in group.meeting(dj):
+                    assert isinstance(ai, A.Ramp)
+                    if ai.model == ai.rest or ai.end <= ai.start:
+                        continue
+                    if not (ai.start <= aj.end and aj.start <= ai.end):
+                        continue
+                    self.add("W147", f"the ramp in route `{rj.name}` moves traffic between `{aj.rest}` and "
+                                     f"`{aj.model}` over dates that overlap the ramp in route `{ri.name}` "
+                                     f"({ri.span.file}:{ri.span.line})", aj.span,
+                             "merge the two ramps, or keep their dates or conditions apart")
+                    break
+            group.add(dj, (rj, aj))
 
     def check_fallback(self, r: A.Route) -> None:
         who = "the default route" if r.is_default else f"route `{r.name}`"
@@ -980,15 +1367,17 @@ class _Checker:
         seen: dict[str, int] = {}
         for name in r.fallback:
             n = seen.get(name, 0)
-            where = self.name_at(r.span, name, after="fallback", nth=n)
+            # (the name is looked up in the source only when there is something to report)
             if n == 0:
                 if name not in self.models:
-                    self.model_ref(name, where, f"the fallback of {who}")
+                    self.model_ref(name, self.name_at(r.span, name, after="fallback"), f"the fallback of {who}")
                 elif name in plan:
                     self.add("E150", f"the fallback of {who} repeats `{name}`, which the route already tries",
-                             where, "fall back to a different model; `retries` tries the same one again")
+                             self.name_at(r.span, name, after="fallback"),
+                             "fall back to a different model; `retries` tries the same one again")
             else:
-                self.add("E151", f"the fallback of {who} lists `{name}` twice", where, "list each model once")
+                self.add("E151", f"the fallback of {who} lists `{name}` twice",
+                         self.name_at(r.span, name, after="fallback", nth=n), "list each model once")
             seen[name] = n + 1
 
     def plan_models(self, a: A.Action) -> set[str]:
@@ -1017,37 +1406,16 @@ class _Checker:
                 fact = getattr(atom, "fact", None)
                 if isinstance(fact, A.Fact) and fact.name == "header" and fact.param is not None:
                     self.check_header_name(fact.param, fact.span)
-        earlier: list[tuple[A.Route, list[_Conj] | None]] = []
-        union = _Union()
-        default = [r for r in self.routes if r.is_default]
-        for r in [r for r in self.routes if not r.is_default] + default[:1]:
-            try:
-                dnf = _dnf(r.when)
-            except _Undecided:
-                dnf = None
-            if dnf == [] and not r.is_default:
+        for code, r, shadows in _shadow_findings(self.routes):
+            if code == "W191":
                 self.add("W191", f"route `{r.name}` can never match: its condition is never true",
                          self.at_after(r.span, "when") if r.when is not None else r.span,
                          "two tests of one fact contradict each other")
-            elif dnf is not None and earlier:
-                self.report_shadow(r, dnf, earlier, union)
-            if dnf:
-                for c in dnf:
-                    union.add(c, frozenset({len(earlier)}))
-            earlier.append((r, dnf))
+            else:
+                self.report_shadow(r, shadows)
 
-    def report_shadow(self, r: A.Route, dnf: list[_Conj], earlier: list[tuple[A.Route, list[_Conj] | None]],
-                      union: _Union) -> None:
+    def report_shadow(self, r: A.Route, shadows: list[A.Route]) -> None:
         who = "the default route" if r.is_default else f"route `{r.name}`"
-        shadows = [er for er, edn in earlier if edn and all(any(_implies(s, e) for e in edn) for s in dnf)]
-        if not shadows:
-            used: set[int] = set()
-            for s in dnf:
-                cover = union.cover(s)
-                if cover is None:
-                    return
-                used |= cover
-            shadows = [earlier[i][0] for i in sorted(used)]
         if len(shadows) == 1:
             er = shadows[0]
             hint = (f"`{er.name}` matches every request; give it a narrower `when`, or remove the default"
@@ -1092,12 +1460,60 @@ def _action_models(a: A.Action) -> list[str]:
 
 
 def _disjoint(a: A.Cond | None, b: A.Cond | None) -> bool:
-    """True only when no request can satisfy both conditions (decided on their normal forms)."""
+    """True only when no request can satisfy both conditions (decided on their normal forms). The plain
+    definition behind W147; the checker gets the same answers through `_Meets`."""
     try:
         da, db = _dnf(a), _dnf(b)
     except _Undecided:
         return False
     return all(_conj_and(x, y) is None for x in da for y in db)
+
+
+class _Meets:
+    """Conditions (in normal form, None when undecided) with an item each, in arrival order. ``meeting(d)``
+    yields, in that order, the items whose condition is not disjoint from ``d`` (``not _disjoint``): a row
+    is filed under one of its positive literals, so that a row holding a value set disjoint from it on that
+    fact is never met."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[list[_Conj] | None, object]] = []
+        self.by_value: dict[tuple, list[tuple[int, _Conj]]] = {}  # (fact, value) → (item, row)
+        self.by_fact: dict[_Key, list[tuple[int, _Conj]]] = {}    # fact → every (item, row) filed under it
+        self.open: list[tuple[int, _Conj]] = []                   # rows with no positive literal
+        self.undecided: list[int] = []
+
+    def add(self, dnf: list[_Conj] | None, item: object) -> None:
+        i = len(self.items)
+        self.items.append((dnf, item))
+        if dnf is None:
+            self.undecided.append(i)
+            return
+        for row in dnf:
+            pos = [(k, s.vals) for k, s in row.items() if isinstance(s, _DSet) and not s.co]
+            if not pos:
+                self.open.append((i, row))
+                continue
+            k, vals = min(pos, key=lambda kv: len(kv[1]))
+            self.by_fact.setdefault(k, []).append((i, row))
+            for v in vals:
+                self.by_value.setdefault((k, v), []).append((i, row))
+
+    def meeting(self, dnf: list[_Conj] | None) -> Iterator[object]:
+        if dnf is None:
+            found = set(range(len(self.items)))
+        else:
+            found = set(self.undecided)
+            for y in dnf:
+                cands = list(self.open)
+                for k, filed in self.by_fact.items():
+                    s = y.get(k)
+                    if isinstance(s, _DSet) and not s.co:  # rows filed under k meet y only on y's values
+                        cands += {id(x): (i, x) for v in s.vals for i, x in self.by_value.get((k, v), ())}.values()
+                    else:
+                        cands += filed
+                found.update(i for i, x in cands if i not in found and _conj_and(x, y) is not None)
+        for i in sorted(found):
+            yield self.items[i][1]
 
 
 # Credentials in URLs, masked wherever a URL is shown (even when the file does not parse).
@@ -1148,6 +1564,7 @@ def check_budget_subjects(ps: A.PolicySet, known: Mapping[str, set[str]]) -> lis
     """Budgets and limits for subjects no key carries. The gateway calls this with the principals of its keys
     (scope → the subjects its keys name); scopes missing from ``known`` are not judged."""
     sources = {f.path: f.source for f in ps.files}
+    lines: dict[str, list[str]] = {}  # each file split once (errors.source_line would split per subject)
     out = []
     for d in ps.decls():
         if not isinstance(d, (A.Budget, A.Limit)) or d.scope not in known:
@@ -1157,7 +1574,10 @@ def check_budget_subjects(ps: A.PolicySet, known: Mapping[str, set[str]]) -> lis
             continue
         what = "budget" if isinstance(d, A.Budget) else "limit"
         hint = _did_you_mean(d.subject, subjects) or f"create a key with --{d.scope.replace('_', '-')} {d.subject}"
-        line = source_line(sources.get(d.span.file, ""), d.span.line)
+        if d.span.file not in lines:
+            lines[d.span.file] = sources.get(d.span.file, "").splitlines()
+        got = lines[d.span.file]
+        line = got[d.span.line - 1] if 1 <= d.span.line <= len(got) else None
         out.append(Diagnostic("W192", "warning", f"{what} for {d.scope} \"{d.subject}\": no key carries that "
                                                  f"{d.scope.replace('_', ' ')}", d.span,
                               None if line is None else _redact(line, ()), hint))

@@ -532,3 +532,176 @@ def test_nodes_without_source_or_spans_are_checked_too() -> None:
     (d,) = check(built)
     assert d.code == "E102" and d.span == ast.NOSPAN
     assert check(ast.PolicySet(())) == []
+
+
+# ------------------------------------------------------------------ shadowing at scale: the indexed checker
+# `_shadow_findings` files earlier routes in indexes instead of testing every pair; `_shadow_reference` is the
+# plain pairwise definition. They must agree exactly, on generated policies and on the benchmark's.
+
+import random  # noqa: E402
+import sys  # noqa: E402
+
+from dsl import check as check_module  # noqa: E402
+
+_TEAMS = ("a", "b", "c", "d")
+
+
+def _random_atom(rng: random.Random) -> object:
+    f = ast.Fact
+    pick = rng.randrange(12)
+    if pick == 0:
+        return ast.Compare(f("team"), rng.choice(("==", "==", "!=")), rng.choice(_TEAMS))
+    if pick == 1:
+        return ast.In(f("team"), tuple(rng.sample(_TEAMS, rng.randint(1, 3))), rng.random() < 0.3)
+    if pick == 2:
+        return ast.Compare(f("task"), "==", rng.choice(("code", "chat", "math")))
+    if pick == 3:
+        return ast.IsTrue(f("stream"))
+    if pick == 4:
+        return ast.IsTrue(f("tools"))
+    if pick == 5:
+        return ast.Compare(f("prompt_tokens"), rng.choice(("<", "<=", ">", ">=")), rng.choice((100, 400, 1000)))
+    if pick == 6:
+        return ast.In(f("weekday"), tuple(rng.sample(ast.WEEKDAYS, rng.randint(1, 5))), rng.random() < 0.2)
+    if pick == 7:
+        return ast.IsTrue(f("header", "x-a"))
+    if pick == 8:
+        return ast.Compare(f("header", "x-a"), "==", rng.choice(("1", "2")))
+    if pick == 9:
+        return ast.Matches(f("team"), rng.choice(("^a", "^b")))
+    if pick == 10:
+        return ast.Compare(f("model"), "==", rng.choice(("m1", "m2")))
+    return ast.IsTrue(f("tag", rng.choice(("batch", "fast"))))
+
+
+def _random_cond(rng: random.Random) -> object:
+    r = rng.random()
+    if r < 0.04:
+        return None
+
+    def conj() -> object:
+        items = [_random_atom(rng) for _ in range(rng.randint(1, 3))]
+        items = [ast.Not(x) if rng.random() < 0.15 else x for x in items]
+        return items[0] if len(items) == 1 else ast.And(tuple(items))
+
+    if r < 0.2:
+        return ast.Or(tuple(conj() for _ in range(rng.randint(2, 3))))
+    if r < 0.25:
+        return ast.Not(conj())
+    return conj()
+
+
+def _random_routes(seed: int, n: int) -> list[ast.Route]:
+    rng = random.Random(seed)
+    routes = [ast.Route(f"r{i}", _random_cond(rng), ast.Use("m1")) for i in range(n)]
+    if rng.random() < 0.7:
+        routes.insert(rng.randrange(n + 1), ast.Route("default", None, ast.Use("m1"), is_default=True))
+    return routes
+
+
+def _names(findings: list) -> list:
+    return [(code, r.name, [e.name for e in shadows]) for code, r, shadows in findings]
+
+
+def test_indexed_shadowing_matches_the_pairwise_reference_on_generated_policies() -> None:
+    seen = {"W191": 0, "W190 one": 0, "W190 together": 0}
+    for seed in range(24):
+        routes = _random_routes(seed, 10 + seed * 8)  # up to ~200 routes: past the pool's DNF_LIMIT entries
+        fast = _names(check_module._shadow_findings(routes))
+        assert fast == _names(check_module._shadow_reference(routes)), seed
+        for code, _, shadows in fast:
+            seen[code if code == "W191" else "W190 one" if len(shadows) == 1 else "W190 together"] += 1
+    assert all(n > 5 for n in seen.values()), seen  # every kind of finding was exercised
+
+
+def _bench_policy(n: int, keep: int | None = None) -> ast.PolicySet:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import bench_decide
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    ps = bench_decide.build(n)[0]
+    if keep is None:
+        return ps
+    (f,) = ps.files
+    routes = [d for d in f.decls if isinstance(d, ast.Route) and not d.is_default]
+    kept = set(map(id, routes[:keep]))
+    decls = tuple(d for d in f.decls if not isinstance(d, ast.Route) or d.is_default or id(d) in kept)
+    return ast.PolicySet((dataclasses.replace(f, decls=decls),))
+
+
+@pytest.mark.parametrize("n,keep", [(1000, 200), (200, None)])
+def test_bench_policy_diagnostics_match_the_pairwise_reference(n: int, keep: int | None,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # The 1,000-route benchmark policy (its first 200 routes, so the quadratic reference stays quick) and the
+    # 200-route one: the same diagnostics, W190 included, whichever way shadowing is computed.
+    ps = _bench_policy(n, keep)
+    fast = check(ps)
+    monkeypatch.setattr(check_module, "_shadow_findings", check_module._shadow_reference)
+    assert fast == check(ps)
+    assert sum(d.code == "W190" for d in fast) > 10
+
+
+def test_the_pool_of_earlier_disjuncts_is_bounded_and_says_nothing_past_it() -> None:
+    # DNF_LIMIT unrelated routes fill the pool of earlier disjuncts; `stream` and `not stream` then arrive too
+    # late to join it, so the route after them (which they do catch together) is not reported: a report
+    # dropped past the documented bound, never a false one. A route one earlier route catches is still found.
+    def route(name: str, cond: object) -> ast.Route:
+        return ast.Route(name, cond, ast.Use("m1"))
+
+    team, app = ast.Fact("team"), ast.Fact("app")
+    fill = [route(f"f{i}", ast.And((ast.Compare(team, "==", f"t{i}"), ast.Compare(app, "==", f"a{i}"))))
+            for i in range(check_module.DNF_LIMIT)]  # two facts apart: no two of them merge into one entry
+    tail = [route("s", ast.IsTrue(ast.Fact("stream"))), route("ns", ast.Not(ast.IsTrue(ast.Fact("stream")))),
+            route("x", ast.Compare(team, "==", "x")),
+            route("y", ast.And((ast.Compare(team, "==", "t3"), ast.Compare(app, "==", "a3"),
+                                ast.IsTrue(ast.Fact("tools")))))]
+    for routes in (fill + tail, tail):
+        assert _names(check_module._shadow_findings(routes)) == _names(check_module._shadow_reference(routes))
+    assert _names(check_module._shadow_findings(fill + tail)) == [("W190", "y", ["f3"])]
+    assert _names(check_module._shadow_findings(tail)) == [("W190", "x", ["s", "ns"]), ("W190", "y", ["s", "ns"])]
+
+
+def _ramp_overlaps_reference(routes: list[ast.Route]) -> list[tuple[str, str]]:
+    """W147 by its plain definition: each ramp against every earlier one, the first overlapping one named."""
+    ramps = [r for r in routes if isinstance(r.action, ast.Ramp)]
+    out = []
+    for j, rj in enumerate(ramps):
+        aj = rj.action
+        for ri in ramps[:j]:
+            ai = ri.action
+            if {ai.model, ai.rest} != {aj.model, aj.rest} or ai.model == ai.rest:
+                continue
+            if ai.end <= ai.start or aj.end <= aj.start:
+                continue
+            if ai.start <= aj.end and aj.start <= ai.end and not check_module._disjoint(ri.when, rj.when):
+                out.append((rj.name, ri.name))
+                break
+    return out
+
+
+def test_ramp_overlaps_match_the_pairwise_reference() -> None:
+    import datetime
+
+    day = datetime.date(2026, 1, 1)
+    models = ("m1", "m2", "m3")
+    found = 0
+    for seed in range(40):
+        rng = random.Random(seed)
+        routes = []
+        for i in range(rng.randint(5, 120)):
+            start = day + datetime.timedelta(days=rng.randrange(60))
+            end = start + datetime.timedelta(days=rng.randrange(-5, 40))
+            model, rest = rng.choice(models), rng.choice(models)
+            action = ast.Ramp(model, 5, start, 50, end, rest) if rng.random() < 0.8 else ast.Use(model)
+            routes.append(ast.Route(f"r{i}", _random_cond(rng), action))
+        decls = (ast.Provider("p", "mock"), *(ast.Model(m, "p", m) for m in models), *routes)
+        diags = check(ast.PolicySet((ast.PolicyFile("t.policy", decls),)))
+        pairs = (re.fullmatch(r"the ramp in route `(\w+)` .* the ramp in route `(\w+)` \(.*", d.message)
+                 for d in diags if d.code == "W147")
+        got = [(m.group(1), m.group(2)) for m in pairs if m is not None]
+        assert len(got) == sum(d.code == "W147" for d in diags)
+        want = _ramp_overlaps_reference(routes)
+        assert sorted(got) == sorted(want), seed
+        found += len(want)
+    assert found > 50
