@@ -1,0 +1,137 @@
+"""Facts from an OpenAI request: the one function both the gateway and `open-router decide` build them with.
+
+``facts_from_request`` is pure (no I/O, no classifier: the caller passes ``task``) and cheap, since the
+gateway calls it on every request: str methods only, no regex, one pass over the headers.
+
+- prompt_tokens: an estimate, characters / 4 rounded up, over the text parts of the chat messages, or
+  over an embeddings ``input`` (a list of token ids counts one token per id).
+- headers: names lower-cased; credentials (authorization, api-key, cookie, ...) never become facts, so a
+  decision log or a `decide` trace can never carry them. A repeated header: the last one wins.
+- tags: from the ``x-open-router-tags`` header, comma-separated, trimmed, lower-cased, at most 32.
+- stream / tools: chat only (``"stream": true``, a non-empty ``tools``); always false for embeddings.
+- user: the request's ``user`` when it is a string.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
+
+from .decision import Facts
+
+# Headers that carry credentials or session state: never facts, never logged.
+SECRET_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "api-key", "x-api-key", "cookie", "set-cookie",
+    "x-goog-api-key", "anthropic-api-key", "openai-api-key",
+})
+TAGS_HEADER = "x-open-router-tags"  # request tags, comma-separated
+MAX_TAGS = 32  # the first 32 non-empty entries of the header; the rest are ignored
+KINDS = ("chat", "embeddings")
+
+_UTC = timezone.utc
+_now = datetime.now
+
+
+def _text_chars(content: Any) -> int:
+    if isinstance(content, str):
+        return len(content)
+    n = 0
+    if isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict):
+                text = part.get("text")
+                if isinstance(text, str):
+                    n += len(text)
+    return n
+
+
+def estimate_chat_tokens(body: Mapping[str, Any]) -> int:
+    """ceil(characters / 4) over the messages' text (string contents and the text of content parts)."""
+    chars = 0
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for msg in messages:
+            if isinstance(msg, dict):
+                chars += _text_chars(msg.get("content"))
+    return (chars + 3) // 4
+
+
+def estimate_embedding_tokens(body: Mapping[str, Any]) -> int:
+    """ceil(characters / 4) over a string input or a list of strings; token-id inputs count one per id."""
+    value = body.get("input")
+    if isinstance(value, str):
+        return (len(value) + 3) // 4
+    if isinstance(value, list) and value:
+        first = value[0]
+        if isinstance(first, str):
+            return (sum(len(s) for s in value if isinstance(s, str)) + 3) // 4
+        if isinstance(first, int):
+            return len(value)  # already token ids
+        if isinstance(first, list):
+            return sum(len(v) for v in value if isinstance(v, list))
+    return 0
+
+
+def clean_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Lower-cased header map without credentials (repeated headers: the last wins)."""
+    secret = SECRET_HEADERS
+    return {low: value for name, value in headers if (low := name.lower()) not in secret}
+
+
+def parse_tags(value: str | None) -> frozenset[str]:
+    """The tags of an ``x-open-router-tags`` value: trimmed, lower-cased, non-empty, the first MAX_TAGS."""
+    if not value:
+        return frozenset()
+    tags = [t for t in value.lower().split(",") if t and not t.isspace()]
+    return frozenset([t.strip() for t in tags[:MAX_TAGS]])
+
+
+def facts_from_request(
+    body: Mapping[str, Any],
+    *,
+    kind: str,
+    team: str | None,
+    project: str | None,
+    app: str | None,
+    cost_center: str | None,
+    key: str | None,
+    headers: Iterable[tuple[str, str]],
+    request_id: str,
+    now: datetime | None = None,
+    task: str | None = None,
+) -> Facts:
+    """The Facts of one request. ``kind`` is "chat" (/v1/chat/completions) or "embeddings" (/v1/embeddings);
+    the principal (team ... key, the virtual key's id) comes from the caller's key; ``headers`` are the
+    request's (name, value) pairs as received; ``now`` defaults to the current UTC time; ``task`` is the
+    classifier's answer, which the caller computes (the gateway runs its classifier on chat bodies only)."""
+    if kind == "chat":
+        prompt_tokens = estimate_chat_tokens(body)
+        stream = body.get("stream") is True
+        tools = bool(body.get("tools"))
+    elif kind == "embeddings":
+        prompt_tokens = estimate_embedding_tokens(body)
+        stream = tools = False
+    else:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    hdrs = clean_headers(headers)
+    tags = hdrs.get(TAGS_HEADER)
+    model = body.get("model")
+    user = body.get("user")
+    return Facts(
+        model=model if isinstance(model, str) else None,
+        team=team, project=project, app=app, cost_center=cost_center, key=key,
+        user=user if isinstance(user, str) else None,
+        task=task,
+        headers=hdrs,
+        tags=parse_tags(tags) if tags else frozenset(),
+        prompt_tokens=prompt_tokens,
+        stream=stream,
+        tools=tools,
+        now=_now(_UTC) if now is None else now,
+        request_id=request_id,
+    )
+
+
+__all__ = [
+    "KINDS", "MAX_TAGS", "SECRET_HEADERS", "TAGS_HEADER", "clean_headers", "estimate_chat_tokens",
+    "estimate_embedding_tokens", "facts_from_request", "parse_tags",
+]
