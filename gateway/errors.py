@@ -97,18 +97,26 @@ class BudgetExceeded(GatewayError):
 
 
 class UpstreamError(GatewayError):
-    """The provider answered with an error, or broke. ``upstream_status`` is what it sent (None if nothing)."""
+    """The provider answered with an error, or broke. ``upstream_status`` is what it sent (None if nothing).
+
+    ``retryable``: another attempt on the same target may help. ``failover``: the error has a client-fault
+    status (4xx) that must not stop the walk, because another target may accept the same request (an
+    upstream 413: another model may have a larger context); it still reaches the client as it is when
+    every target refuses. Gateway-side and retryable errors move on to the next target anyway.
+    """
 
     status = 502
     type = "server_error"
     code = "upstream_error"
 
     def __init__(self, message: str, *, upstream_status: int | None = None, retryable: bool | None = None,
-                 retry_after: float | None = None, provider: str | None = None, **kw: Any):
+                 retry_after: float | None = None, provider: str | None = None, failover: bool = False,
+                 **kw: Any):
         super().__init__(message, **kw)
         self.upstream_status = upstream_status
         self.retry_after = retry_after
         self.provider = provider
+        self.failover = failover
         if retryable is None:
             retryable = upstream_status is None or upstream_status in RETRYABLE_STATUSES
         self.retryable = retryable

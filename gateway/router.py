@@ -9,7 +9,8 @@ How one failure is handled (``err`` is what the adapter raised):
           then the next target. A retryable 4xx not named in retry_on (e.g. "no embeddings here")
           goes to the next target without repeating.
     not retryable, the client's fault (a 4xx other than 408/429: the upstream rejected the request)
-        → the walk stops and the error goes to the client as it is
+        → the walk stops and the error goes to the client as it is — unless the error says another
+          target may accept it (``failover``, an upstream 413): then the next target at once
     not retryable, the gateway's side (bad provider key, missing adapter, ...)
         → no point repeating it: the next target at once
     not a GatewayError at all (an adapter choked on an answer; never CancelledError)
@@ -369,7 +370,7 @@ class Executor:
                     last = err
                     if not (getattr(err, "retryable", False)
                             or (upstream_status is not None and upstream_status in retry_on)):
-                        if is_client_fault(err):
+                        if is_client_fault(err) and not getattr(err, "failover", False):
                             err.attempts = tuple(attempts)  # type: ignore[attr-defined]
                             raise err
                         break  # the gateway's side (credentials, config): repeating it won't help

@@ -348,10 +348,15 @@ def status_error(
         return UpstreamError(detail or f"provider {provider!r} rejected the request",
                              status=400, type="invalid_request_error", code="invalid_request", **common)
     if status == 404:
-        return UpstreamError(f"provider {provider!r}: {detail or 'not found'}",
-                             status=404, type="invalid_request_error", code="not_found", **common)
+        # The client asked the gateway for a model it serves; the upstream model or deployment behind it
+        # is missing or retired. The gateway's configuration problem: a 502, and the walk moves on.
+        return UpstreamError(f"provider {provider!r} does not have the configured model "
+                             f"(upstream status 404): {detail or 'not found'}".rstrip(": "),
+                             status=502, code="upstream_model_not_found", **common)
     if status == 413:
-        return UpstreamError(detail or "request too large for the provider",
+        # Too large for this model; another target (a bigger context) may take it, so the walk goes on,
+        # and the client sees the 413 only when every target refused.
+        return UpstreamError(detail or "request too large for the provider", failover=True,
                              status=413, type="invalid_request_error", code="request_too_large", **common)
     if status in (401, 403):
         # The upstream key is the gateway's, not the client's: never ask the client to fix it, and don't

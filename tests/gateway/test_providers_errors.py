@@ -56,7 +56,8 @@ def attempt(fake, *, stream=False, timeout=None, provider=None, env=None, body=B
 @pytest.mark.parametrize("upstream, status, code, retryable", [
     (400, 400, "invalid_request", False),
     (422, 400, "invalid_request", False),
-    (404, 404, "not_found", False),
+    (404, 502, "upstream_model_not_found", False),  # the configured upstream model is missing: ours
+    (413, 413, "request_too_large", False),  # ... but another target may take it (failover)
     (401, 502, "upstream_auth_failed", False),
     (403, 502, "upstream_auth_failed", False),
     (429, 429, "rate_limit_exceeded", True),
@@ -79,6 +80,7 @@ def test_status_mapping(fake, upstream, status, code, retryable, stream):
         assert exc.type == "invalid_request_error" and f"boom {upstream}" in exc.message
     if upstream in (401, 403):
         assert "boom" not in exc.message and "operator" in exc.message
+    assert exc.failover == (upstream == 413)
 
 
 def test_wrong_key_is_upstream_auth_failed(fake):

@@ -52,11 +52,12 @@ class Clock:
 
 def status_err(status: int, *, retry_after: float | None = None, message: str = "nope",
                retryable: bool | None = None) -> UpstreamError:
-    client = {400: 400, 404: 404, 422: 400, 429: 429, 503: 503}.get(status, 502)
-    code = {400: "invalid_request", 404: "not_found", 422: "invalid_request", 429: "rate_limit_exceeded",
-            503: "upstream_unavailable"}.get(status, "upstream_error")
+    """What the adapters' common.status_error makes of an upstream status."""
+    client = {400: 400, 413: 413, 422: 400, 429: 429, 503: 503}.get(status, 502)
+    code = {400: "invalid_request", 404: "upstream_model_not_found", 413: "request_too_large",
+            422: "invalid_request", 429: "rate_limit_exceeded", 503: "upstream_unavailable"}.get(status, "upstream_error")
     return UpstreamError(message, upstream_status=status, status=client, code=code, retry_after=retry_after,
-                         retryable=retryable)
+                         retryable=retryable, failover=status == 413)
 
 
 def reply(text: str = "ok") -> dict:
@@ -272,7 +273,7 @@ def test_all_timed_out_is_a_504() -> None:
     assert info.value.message.startswith("all 1 attempt on 1 target failed")
 
 
-@pytest.mark.parametrize("status", [400, 404, 422])
+@pytest.mark.parametrize("status", [400, 422])
 def test_client_error_stops_the_walk_as_it_is(status: int) -> None:
     err = status_err(status, message="messages[0].content must be a string")
     ex, adapters, health, sleep = setup({"up-alpha": [err], "up-beta": [reply()]})
@@ -283,6 +284,31 @@ def test_client_error_stops_the_walk_as_it_is(status: int) -> None:
     assert [a.outcome for a in info.value.attempts] == [err.code]
     assert tried(adapters) == ["up-alpha"] and sleep.waits == []
     assert health.status(A).failures == 0 and health.status(A).client_errors == 1
+
+
+def test_upstream_model_not_found_moves_to_the_next_target_without_repeating() -> None:
+    ex, adapters, health, sleep = setup({"up-alpha": [status_err(404)], "up-beta": [reply()]})
+    out = run(ex.chat(decision(A, fallback=[B], retries=3), BODY))
+    assert out.target == B and tried(adapters) == ["up-alpha", "up-beta"] and sleep.waits == []
+    assert [(a.outcome, a.upstream_status) for a in out.attempts] == [("upstream_model_not_found", 404), ("ok", None)]
+    assert health.status(A).failures == 1  # the deployment is broken, not the request
+
+
+def test_upstream_413_moves_to_the_next_target_without_repeating() -> None:
+    ex, adapters, health, sleep = setup({"up-alpha": [status_err(413)], "up-beta": [reply()]})
+    out = run(ex.chat(decision(A, fallback=[B], retries=3), BODY))
+    assert out.target == B and tried(adapters) == ["up-alpha", "up-beta"] and sleep.waits == []
+    assert [a.outcome for a in out.attempts] == ["request_too_large", "ok"]
+    assert health.status(A).failures == 0 and health.status(A).client_errors == 1  # no breaker verdict
+
+
+def test_upstream_413_everywhere_reaches_the_client_as_413() -> None:
+    ex, adapters, _, _ = setup({"up-alpha": [status_err(413)], "up-beta": [status_err(413)]})
+    with pytest.raises(UpstreamError) as info:
+        run(ex.chat(decision(A, fallback=[B], retries=3), BODY))
+    assert (info.value.status, info.value.code) == (413, "request_too_large")
+    assert info.value.message.startswith("all 2 attempts on 2 targets failed")
+    assert tried(adapters) == ["up-alpha", "up-beta"]
 
 
 def test_adapter_invalid_request_stops_the_walk() -> None:
@@ -883,6 +909,30 @@ def test_real_wrong_shaped_answer_fails_over(oa: FakeUpstream, an: FakeUpstream,
     r = Real(oa, an, dead_port)
     out = r.chat(decision(RB, fallback=[RA], retries=0))
     assert out.target == RA and [a.outcome for a in out.attempts] == ["upstream_bad_response", "ok"]
+
+
+def test_real_404_model_missing_fails_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
+    an.default = Behaviour(status=404, message="model: claude-b")
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RB, fallback=[RA], retries=2))
+    assert out.target == RA and models_sent(an) == ["claude-b"] and r.sleep.waits == []
+    assert [(a.outcome, a.upstream_status) for a in out.attempts] == [("upstream_model_not_found", 404), ("ok", None)]
+    with pytest.raises(UpstreamError) as info:
+        r.chat(decision(RB, retries=2))
+    assert (info.value.status, info.value.code) == (502, "upstream_model_not_found")
+
+
+def test_real_413_fails_over_and_is_413_when_every_target_refuses(oa: FakeUpstream, an: FakeUpstream,
+                                                                   dead_port: int) -> None:
+    oa.default = Behaviour(status=413, message="too long for this model")
+    r = Real(oa, an, dead_port)
+    out = r.chat(decision(RA, fallback=[RB], retries=2))
+    assert out.target == RB and models_sent(oa) == ["gpt-a"]
+    an.default = Behaviour(status=413)
+    with pytest.raises(UpstreamError) as info:
+        r.chat(decision(RA, fallback=[RB], retries=2))
+    assert (info.value.status, info.value.code) == (413, "request_too_large")
+    assert [a.upstream_status for a in info.value.attempts] == [413, 413]
 
 
 def test_real_400_is_neither_retried_nor_failed_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
