@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 # Upstream statuses worth another attempt (the same target after backoff, then the next target).
@@ -85,15 +86,20 @@ class RateLimited(GatewayError):
         self.retry_after = retry_after
 
     def headers(self) -> dict[str, str]:
-        if self.retry_after is None:
-            return {}
-        return {"retry-after": str(max(1, int(self.retry_after + 0.999)))}
+        return retry_after_header(self.retry_after)
 
 
 class BudgetExceeded(GatewayError):
     status = 429
     type = "insufficient_quota"
     code = "insufficient_quota"
+
+
+def retry_after_header(seconds: float | None) -> dict[str, str]:
+    """``{"retry-after": whole seconds, rounded up, at least 1}``, or nothing when ``seconds`` is None."""
+    if seconds is None:
+        return {}
+    return {"retry-after": str(max(1, math.ceil(seconds)))}
 
 
 class UpstreamError(GatewayError):
@@ -120,6 +126,12 @@ class UpstreamError(GatewayError):
         if retryable is None:
             retryable = upstream_status is None or upstream_status in RETRYABLE_STATUSES
         self.retryable = retryable
+
+    def headers(self) -> dict[str, str]:
+        # The upstream's Retry-After is worth passing on where the status means "come back later".
+        if self.status in (429, 503):
+            return retry_after_header(self.retry_after)
+        return {}
 
 
 class UpstreamTimeout(UpstreamError):

@@ -81,6 +81,8 @@ def test_status_mapping(fake, upstream, status, code, retryable, stream):
     if upstream in (401, 403):
         assert "boom" not in exc.message and "operator" in exc.message
     assert exc.failover == (upstream == 413)
+    # Retry-After goes on to the client only where the status means "come back later".
+    assert exc.headers() == ({"retry-after": "7"} if status in (429, 503) else {})
 
 
 def test_wrong_key_is_upstream_auth_failed(fake):
@@ -213,6 +215,16 @@ def test_openai_echoed_key_never_reaches_the_client():
     assert "sk-live" not in exc.message and exc.code == "upstream_auth_failed"
     exc = status_error("openai", 400, raw, {}, ["sk-live-0123456789abcdef"])
     assert "sk-live" not in exc.message and "Incorrect API key" in exc.message
+
+
+@pytest.mark.parametrize("seconds, header", [(None, None), (0.0, "1"), (0.2, "1"), (1.0, "1"), (1.01, "2"),
+                                             (30, "30")])
+def test_upstream_retry_after_header_is_whole_seconds_rounded_up(seconds, header):
+    for status in (429, 503):
+        headers = {} if seconds is None else {"retry-after-ms": str(int(seconds * 1000))}
+        exc = status_error("p", status, b"", headers)
+        assert exc.headers() == ({} if header is None else {"retry-after": header})
+    assert status_error("p", 500, b"", {"retry-after": "5"}).headers() == {}  # a 502 to the client: no promise
 
 
 def test_parse_retry_after():

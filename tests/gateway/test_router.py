@@ -843,6 +843,16 @@ def test_real_429_everywhere_stays_429(oa: FakeUpstream, an: FakeUpstream, dead_
     assert (err.status, err.code) == (429, "rate_limit_exceeded")
     assert err.message.startswith("all 2 attempts on 2 targets failed")
     assert err.retry_after == 120.0
+    assert err.headers() == {"retry-after": "120"}  # the client learns when to come back
+
+
+def test_real_503_with_fractional_retry_after_reaches_the_client_rounded_up(oa: FakeUpstream, an: FakeUpstream,
+                                                                            dead_port: int) -> None:
+    oa.default = Behaviour(status=503, retry_after_ms=1200)
+    r = Real(oa, an, dead_port)
+    with pytest.raises(UpstreamError) as info:
+        r.chat(decision(RA, retries=0))
+    assert (info.value.status, info.value.headers()) == (503, {"retry-after": "2"})
 
 
 def test_real_connection_refused_fails_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
