@@ -7,7 +7,8 @@ Translation rules worth knowing:
   ``role: tool`` messages — become ``tool_result`` blocks at the start of a user turn;
 - ``tool_choice: none`` keeps the tools (a history with tool_use blocks needs them) and sends
   ``{"type": "none"}``; ``parallel_tool_calls: false`` → ``disable_parallel_tool_use``;
-- temperature is clamped to Anthropic's 0..1 range (OpenAI allows up to 2).
+- temperature is clamped to Anthropic's 0..1 range (OpenAI allows up to 2); with both temperature and
+  top_p only temperature is sent (recent Claude models refuse the pair).
 """
 from __future__ import annotations
 
@@ -188,7 +189,9 @@ def to_anthropic(body: Mapping[str, Any], upstream: str, *, stream: bool = False
         out["stop_sequences"] = stops
     if body.get("temperature") is not None:
         out["temperature"] = min(float(body["temperature"]), 1.0)
-    if body.get("top_p") is not None:
+    elif body.get("top_p") is not None:
+        # Not both: Claude Sonnet 4.5, Haiku 4.5 and Opus 4.1+ answer 400 "temperature and top_p cannot
+        # both be specified", and Anthropic advises altering only one for the others. Temperature wins.
         out["top_p"] = body["top_p"]
     if body.get("user"):
         out["metadata"] = {"user_id": str(body["user"])}

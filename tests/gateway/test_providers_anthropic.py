@@ -79,7 +79,8 @@ def test_request_translation(fake):
     sent = req.json
     assert sent["model"] == "claude-sonnet-4-5" and sent["max_tokens"] == 300
     assert sent["system"] == "Be brief.\n\nUse metric units."
-    assert sent["stop_sequences"] == ["END"] and sent["temperature"] == 1.0 and sent["top_p"] == 0.9
+    assert sent["stop_sequences"] == ["END"] and sent["temperature"] == 1.0
+    assert "top_p" not in sent  # Claude 4.5 models refuse temperature and top_p together
     assert sent["metadata"] == {"user_id": "user-42"}
     assert sent["tools"] == [{"name": "weather", "description": "Current weather",
                               "input_schema": CONVERSATION["tools"][0]["function"]["parameters"]}]
@@ -107,6 +108,19 @@ def test_tool_choice(choice, expected):
         body["tool_choice"] = choice
     assert to_anthropic(body, "m").get("tool_choice") == expected
     assert to_anthropic({"messages": []}, "m")["max_tokens"] == 4096
+
+
+@pytest.mark.parametrize("sampling, expected", [
+    ({"temperature": 0.3, "top_p": 0.9}, {"temperature": 0.3}),
+    ({"temperature": 0, "top_p": 0.5}, {"temperature": 0.0}),
+    ({"top_p": 0.5}, {"top_p": 0.5}),
+    ({"temperature": 0.7}, {"temperature": 0.7}),
+    ({"temperature": None, "top_p": 0.5}, {"top_p": 0.5}),
+    ({}, {}),
+])
+def test_temperature_and_top_p_are_never_sent_together(sampling, expected):
+    sent = to_anthropic({"messages": [{"role": "user", "content": "x"}], **sampling}, "claude-sonnet-4-5")
+    assert {k: sent[k] for k in ("temperature", "top_p") if k in sent} == expected
 
 
 def test_n_greater_than_one_is_refused():
