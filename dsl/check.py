@@ -1,10 +1,14 @@
 """Static analysis of a parsed policy set: names, secrets, providers, traffic splits, budgets and rules that
 can never match, reported as diagnostics with stable codes, sorted by file, line and column.
 
-Errors (``E``) stop a policy from loading; warnings (``W``) are printed and the policy loads.
+Errors (``E``) stop a policy from loading; warnings (``W``) are printed and the policy loads. The parser
+(dsl/syntax.py) owns E001 (not in the language), E002 (parses but cannot mean anything: a bad date, a type
+mismatch), E003 (conditions nested too deeply) and E004 (a file or directory that cannot be read as policy).
 
     code  what it means
     ----  ------------------------------------------------------------------------------------------------
+    W005  a file that declares nothing
+    E006  a policy with no model at all
     E101  a model names a provider that is not declared
     E102  a route, fallback or downgrade names a model that is not declared
     E103  a provider kind the gateway has no adapter for (openai, azure, anthropic, gemini, mock)
@@ -938,6 +942,7 @@ class _Checker:
 
     # ------------------------------------------------------------------ run
     def run(self) -> list[Diagnostic]:
+        self.check_files()
         self.check_providers()
         self.check_models()
         self.check_budgets_and_limits()
@@ -955,6 +960,17 @@ class _Checker:
                 line = _redact(line, self.secrets.get(d.span.file, ()))
             out.append(Diagnostic(d.code, d.severity, d.message, d.span, line, d.hint))
         return sorted(out, key=lambda d: (d.span.file, d.span.line, d.span.col, d.code, d.message))
+
+    # ------------------------------------------------------------------ files
+    def check_files(self) -> None:
+        for f in self.ps.files:
+            if not f.decls:
+                self.add("W005", "the file declares nothing (empty, or only comments)", A.Span(f.path, 1, 1, 1, 1),
+                         "add declarations or remove the file")
+        if self.ps.files and not self.ps.of(A.Model):
+            first = self.ps.files[0].path
+            self.add("E006", "the policy declares no model: the gateway would have nothing to serve",
+                     A.Span(first, 1, 1, 1, 1), "declare at least one `model`, e.g. with the built-in mock provider")
 
     # ------------------------------------------------------------------ providers
     def check_providers(self) -> None:

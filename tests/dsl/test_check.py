@@ -145,7 +145,7 @@ def test_every_code_in_the_table_is_tested() -> None:
     import dsl.check as mod
 
     documented = set(re.findall(r"^    ([EW]\d{3})  ", mod.__doc__ or "", re.M))
-    tested = {c[0] for c in CASES} | {"E106", "E108", "E164", "W180", "W192"}
+    tested = {c[0] for c in CASES} | {"E106", "E108", "E164", "W180", "W192", "W005", "E006"}
     assert documented == tested
 
 
@@ -529,8 +529,9 @@ def test_nodes_without_source_or_spans_are_checked_too() -> None:
     diags = check(ast.PolicySet((bare,)))
     assert {d.code for d in diags} == {"E102"} and all(d.source_line is None for d in diags)
     built = ast.PolicySet((ast.PolicyFile("x", (ast.Route("r", None, ast.Use("ghost")),)),))
-    (d,) = check(built)
+    d, no_model = check(built)
     assert d.code == "E102" and d.span == ast.NOSPAN
+    assert no_model.code == "E006"
     assert check(ast.PolicySet(())) == []
 
 
@@ -705,3 +706,13 @@ def test_ramp_overlaps_match_the_pairwise_reference() -> None:
         assert sorted(got) == sorted(want), seed
         found += len(want)
     assert found > 50
+
+
+def test_empty_file_warns_and_a_policy_without_models_is_an_error() -> None:
+    empty = parse_text("# only a comment\n", "a.policy")
+    real = parse_text('provider mock kind mock\nmodel m = mock/"x"\ndefault use m\n', "b.policy")
+    diags = check(ast.PolicySet((empty, real)))
+    assert [(d.code, d.severity, d.span.file, d.span.line) for d in diags] == [("W005", "warning", "a.policy", 1)]
+    diags = check(ast.PolicySet((empty,)))
+    assert {(d.code, d.severity) for d in diags} == {("W005", "warning"), ("E006", "error")}
+    assert "no model" in next(d for d in diags if d.code == "E006").message
