@@ -8,7 +8,10 @@ Translation rules worth knowing:
 - ``tool_choice: none`` keeps the tools (a history with tool_use blocks needs them) and sends
   ``{"type": "none"}``; ``parallel_tool_calls: false`` → ``disable_parallel_tool_use``;
 - temperature is clamped to Anthropic's 0..1 range (OpenAI allows up to 2); with both temperature and
-  top_p only temperature is sent (recent Claude models refuse the pair).
+  top_p only temperature is sent (recent Claude models refuse the pair);
+- ``response_format`` json_schema / json_object (which Messages has no field for) becomes one forced tool
+  whose input_schema is the schema; its input comes back as the message content (a JSON string),
+  finish_reason "stop", no tool_calls — streamed too. Together with the client's own tools it is a 400.
 """
 from __future__ import annotations
 
@@ -159,10 +162,41 @@ def translate_tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
     return out
 
 
+JSON_TOOL = "json_response"  # the forced tool's name when the json_schema names none (and for json_object)
+
+
+def response_tool(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The forced tool that stands in for ``response_format`` json_schema / json_object, or None."""
+    fmt = body.get("response_format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, Mapping):
+        raise InvalidRequest("response_format must be an object", param="response_format")
+    kind = fmt.get("type")
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, Mapping):
+            raise InvalidRequest("response_format.json_schema must be an object", param="response_format")
+        schema = spec.get("schema")
+        if schema is not None and not isinstance(schema, Mapping):
+            raise InvalidRequest("response_format.json_schema.schema must be an object", param="response_format")
+        tool: dict[str, Any] = {"name": str(spec.get("name") or JSON_TOOL)}
+        description = spec.get("description")
+        tool["description"] = str(description) if description else "Answer with JSON that matches the schema."
+        tool["input_schema"] = dict(schema) if schema else {"type": "object"}
+        return tool
+    if kind == "json_object":
+        return {"name": JSON_TOOL, "description": "Answer with a JSON object.", "input_schema": {"type": "object"}}
+    return None  # "text", the default
+
+
 def to_anthropic(body: Mapping[str, Any], upstream: str, *, stream: bool = False) -> dict[str, Any]:
     """An OpenAI chat completion request → an Anthropic Messages request."""
     if (body.get("n") or 1) > 1:
         raise InvalidRequest("Anthropic models return one choice; n > 1 is not supported", param="n")
+    json_tool = response_tool(body)
     system, messages = translate_messages(body.get("messages") or [])
     out: dict[str, Any] = {
         "model": upstream,
@@ -172,7 +206,14 @@ def to_anthropic(body: Mapping[str, Any], upstream: str, *, stream: bool = False
     if system:
         out["system"] = system
     tools = body.get("tools")
-    if tools:
+    if json_tool is not None:
+        if tools:
+            raise InvalidRequest("response_format with tools is not supported for Anthropic models: "
+                                 "the JSON answer is itself a forced tool call; drop one of the two",
+                                 param="response_format")
+        out["tools"] = [json_tool]
+        out["tool_choice"] = {"type": "tool", "name": json_tool["name"]}
+    elif tools:
         out["tools"] = [
             {
                 "name": fn.get("name", ""),
@@ -211,22 +252,36 @@ def anthropic_usage(u: Any) -> dict[str, int]:
     return common.usage(prompt, common.count(u.get("output_tokens")))
 
 
-def from_anthropic(resp: Mapping[str, Any]) -> dict[str, Any]:
-    """An Anthropic Message → an OpenAI ChatCompletion (a wrong-shaped message raises common.ShapeError)."""
+def from_anthropic(resp: Mapping[str, Any], json_tool: str | None = None) -> dict[str, Any]:
+    """An Anthropic Message → an OpenAI ChatCompletion (a wrong-shaped message raises common.ShapeError).
+
+    ``json_tool``: the name of the forced tool standing in for response_format; its input is the answer.
+    """
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
+    answer: str | None = None
     for block in common.objs(resp.get("content"), "content"):
         kind = block.get("type")
         if kind == "text":
             texts.append(common.string(block.get("text"), "a text block's text"))
         elif kind == "tool_use":
+            name = common.string(block.get("name"), "a tool_use name")
+            arguments = common.dumps(common.obj(block.get("input"), "a tool_use input")).decode()
+            if json_tool is not None and name == json_tool:
+                answer = arguments
+                continue
             calls.append(common.tool_call(common.string(block.get("id"), "a tool_use id") or common.tool_call_id(),
-                                          common.string(block.get("name"), "a tool_use name"),
-                                          common.dumps(common.obj(block.get("input"), "a tool_use input")).decode()))
-    finish = STOP_REASONS.get(str(resp.get("stop_reason") or "end_turn"), "stop")
-    if calls and finish == "stop":
-        finish = "tool_calls"
-    msg = common.message("".join(texts) if texts or not calls else None, calls or None)
+                                          name, arguments))
+    reason = str(resp.get("stop_reason") or "end_turn")
+    if json_tool is not None:
+        # Only the JSON is the answer (any prose around the forced call would break the client's parse).
+        finish = "stop" if reason == "tool_use" else STOP_REASONS.get(reason, "stop")
+        msg = common.message(answer or "")
+    else:
+        finish = STOP_REASONS.get(reason, "stop")
+        if calls and finish == "stop":
+            finish = "tool_calls"
+        msg = common.message("".join(texts) if texts or not calls else None, calls or None)
     mid = common.string(resp.get("id"), "the message id")
     return common.completion(common.completion_id(mid), common.string(resp.get("model"), "the model"),
                              [common.choice(0, msg, finish)],
@@ -259,16 +314,20 @@ class AnthropicAdapter(HTTPAdapter):
             raise error_from_event(self.name, result, self._secrets)
         if not isinstance(result.get("content"), list):
             raise common.bad_payload(self.name, "no content in the message")
+        json_tool = response_tool(body)
         try:
-            return from_anthropic(result)
+            return from_anthropic(result, json_tool["name"] if json_tool else None)
         except common.ShapeError as exc:
             raise common.bad_payload(self.name, str(exc)) from None
 
     async def chat_stream(self, target: Target, body: dict, *, timeout: float | None = None) -> AsyncIterator[dict]:
         payload = to_anthropic(body, target.upstream, stream=True)
+        json_tool = (response_tool(body) or {}).get("name")
         include_usage = common.wants_usage(body)
         cid, created, model = common.completion_id(), common.now(), target.upstream
         tool_index: dict[int, int] = {}  # Anthropic content-block index → OpenAI tool_calls index
+        json_blocks: set[int] = set()  # content blocks of the response_format tool: their input is the content
+        json_sent = False
         usage_seen: dict[str, Any] = {}
         # The role rides on the first real chunk rather than on message_start: Anthropic can still send an
         # error event (overloaded) right after message_start, and until something is yielded the executor
@@ -296,7 +355,11 @@ class AnthropicAdapter(HTTPAdapter):
                     usage_seen.update(common.obj(message.get("usage"), "the usage"))
                 elif kind == "content_block_start":
                     block = common.obj(obj.get("content_block"), "a content block")
-                    if block.get("type") == "tool_use":
+                    if json_tool is not None:
+                        if block.get("type") == "tool_use" and block.get("name") == json_tool:
+                            json_blocks.add(obj.get("index", 0))
+                        # any prose around the forced call is not part of the JSON answer
+                    elif block.get("type") == "tool_use":
                         ti = tool_index[obj.get("index", 0)] = len(tool_index)
                         call_id = common.string(block.get("id"), "a tool_use id") or common.tool_call_id()
                         name = common.string(block.get("name"), "a tool_use name")
@@ -308,19 +371,33 @@ class AnthropicAdapter(HTTPAdapter):
                     delta = common.obj(obj.get("delta"), "a content block delta")
                     dkind = delta.get("type")
                     if dkind == "text_delta":
-                        yield make({"content": common.string(delta.get("text"), "a text delta")})
+                        text = common.string(delta.get("text"), "a text delta")
+                        if json_tool is None:
+                            yield make({"content": text})
                     elif dkind == "input_json_delta":
-                        ti = tool_index.get(obj.get("index", 0))
                         partial = common.string(delta.get("partial_json"), "an input_json_delta")
+                        if obj.get("index", 0) in json_blocks:
+                            if partial:
+                                json_sent = True
+                                yield make({"content": partial})
+                            continue
+                        ti = tool_index.get(obj.get("index", 0))
                         if ti is not None and partial:
                             yield make({"tool_calls": [{"index": ti, "function": {"arguments": partial}}]})
                     # thinking / signature / citation deltas have no OpenAI equivalent
+                elif kind == "content_block_stop":
+                    if obj.get("index", 0) in json_blocks and not json_sent:
+                        json_sent = True
+                        yield make({"content": "{}"})  # an empty input streams no delta; the answer is {}
                 elif kind == "message_delta":
                     usage_seen.update({k: v for k, v in common.obj(obj.get("usage"), "the usage").items()
                                        if v is not None})
                     reason = common.obj(obj.get("delta"), "a message delta").get("stop_reason")
                     if reason:
-                        finish = STOP_REASONS.get(str(reason), "stop")
+                        if json_tool is not None and reason == "tool_use":
+                            finish = "stop"  # the forced call is the answer, not a call for the client
+                        else:
+                            finish = STOP_REASONS.get(str(reason), "stop")
                         if finish == "stop" and tool_index:
                             finish = "tool_calls"
                         yield make({}, finish)
@@ -330,7 +407,7 @@ class AnthropicAdapter(HTTPAdapter):
                     return
                 elif kind == "error":
                     raise error_from_event(self.name, obj, self._secrets)
-                # ping, content_block_stop and unknown future events need no chunk
+                # ping and unknown future events need no chunk
         except common.ShapeError as exc:
             raise common.bad_payload(self.name, f"{exc} in a stream event") from None
         raise self.stream_cut("the stream ended before message_stop")

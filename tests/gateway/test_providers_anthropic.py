@@ -290,3 +290,90 @@ def test_translation_keeps_texts_and_ids_and_alternates(messages):
         kinds = [b["type"] for b in t["content"]]
         if "tool_result" in kinds:
             assert kinds == sorted(kinds, key=lambda k: k != "tool_result")
+
+
+# --------------------------------------------------------------------------- response_format
+
+WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "temp": {"type": "number"}},
+                  "required": ["city", "temp"], "additionalProperties": False}
+JSON_SCHEMA_FORMAT = {"type": "json_schema", "json_schema": {"name": "weather_report", "strict": True,
+                                                             "description": "Today's weather",
+                                                             "schema": WEATHER_SCHEMA}}
+ASK = [{"role": "user", "content": "Weather in Paris as JSON"}]
+
+
+def test_response_format_json_schema_is_a_forced_tool():
+    sent = to_anthropic({"messages": ASK, "response_format": JSON_SCHEMA_FORMAT}, "m")
+    assert sent["tools"] == [{"name": "weather_report", "description": "Today's weather",
+                              "input_schema": WEATHER_SCHEMA}]
+    assert sent["tool_choice"] == {"type": "tool", "name": "weather_report"}
+
+
+def test_response_format_json_object_is_a_forced_tool_taking_any_object():
+    sent = to_anthropic({"messages": ASK, "response_format": {"type": "json_object"}}, "m")
+    assert [(t["name"], t["input_schema"]) for t in sent["tools"]] == [("json_response", {"type": "object"})]
+    assert sent["tool_choice"] == {"type": "tool", "name": "json_response"}
+
+
+def test_response_format_text_changes_nothing():
+    sent = to_anthropic({"messages": ASK, "response_format": {"type": "text"}}, "m")
+    assert "tools" not in sent and "tool_choice" not in sent
+
+
+@pytest.mark.parametrize("fmt", [JSON_SCHEMA_FORMAT, {"type": "json_object"}])
+def test_response_format_with_tools_is_a_400(fmt):
+    body = {"messages": ASK, "response_format": fmt, "tools": CONVERSATION["tools"]}
+    with pytest.raises(InvalidRequest) as info:
+        to_anthropic(body, "m")
+    err = info.value
+    assert (err.status, err.param) == (400, "response_format")
+    assert "response_format with tools is not supported for Anthropic models" in err.message
+
+
+def test_response_format_json_schema_answer_is_the_content(fake):
+    fake.queue(Behaviour(tool_calls=[("weather_report", {"city": "Paris", "temp": 18.5})]))
+    reply = call(fake, "chat", {"messages": ASK, "response_format": JSON_SCHEMA_FORMAT})
+    validate_chat(reply)
+    sent = fake.last.json
+    assert sent["tool_choice"] == {"type": "tool", "name": "weather_report"}
+    choice = reply["choices"][0]
+    assert choice["finish_reason"] == "stop" and "tool_calls" not in choice["message"]
+    assert json.loads(choice["message"]["content"]) == {"city": "Paris", "temp": 18.5}
+
+
+def test_response_format_json_object_answer_is_the_content(fake):
+    fake.queue(Behaviour(tool_calls=[("json_response", {"ok": True})], finish="max_tokens"))
+    reply = call(fake, "chat", {"messages": ASK, "response_format": {"type": "json_object"}})
+    choice = reply["choices"][0]
+    assert choice["finish_reason"] == "length"  # cut short stays visible
+    assert json.loads(choice["message"]["content"]) == {"ok": True} and "tool_calls" not in choice["message"]
+
+
+def test_response_format_stream_turns_input_json_deltas_into_content(fake):
+    fake.queue(Behaviour(tool_calls=[("weather_report", {"city": "Paris", "temp": 18.5})], usage=(9, 7)))
+    chunks = call(fake, "stream", {"messages": ASK, "response_format": JSON_SCHEMA_FORMAT,
+                                   "stream_options": {"include_usage": True}})
+    for c in chunks:
+        validate_chunk(c)
+    assert fake.last.json["tool_choice"] == {"type": "tool", "name": "weather_report"}
+    folded = assemble(chunks)
+    assert folded[0]["role"] == "assistant" and folded[0]["tool_calls"] == {}
+    assert json.loads(folded[0]["content"]) == {"city": "Paris", "temp": 18.5}
+    assert folded[0]["finish_reason"] == "stop" and folded["usage"]["completion_tokens"] == 7
+    assert sum(1 for c in chunks for ch in c["choices"] if ch["delta"].get("content")) >= 2  # streamed, not whole
+
+
+def test_response_format_stream_empty_input_is_an_empty_object(fake):
+    events = [
+        ("message_start", {"type": "message_start", "message": {"id": "msg_1", "model": "m", "usage": {}}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
+            "type": "tool_use", "id": "toolu_1", "name": "json_response", "input": {}}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                 "delta": {"type": "input_json_delta", "partial_json": ""}}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    fake.queue(Behaviour(events=events))
+    folded = assemble(call(fake, "stream", {"messages": ASK, "response_format": {"type": "json_object"}}))
+    assert folded[0]["content"] == "{}" and folded[0]["finish_reason"] == "stop" and folded[0]["tool_calls"] == {}
