@@ -29,14 +29,31 @@ FINISH_REASONS = {
 
 # JSON Schema keywords Gemini's Schema (an OpenAPI subset) rejects.
 _UNSUPPORTED_SCHEMA_KEYS = frozenset({"$schema", "$id", "additionalProperties", "strict"})
+# Where a schema holds subschemas: a map of name → schema (the names are data: a property may be called
+# "strict"), a list of schemas, or one schema (a list too, for the old tuple form of ``items``).
+# Every other keyword's value (enum, const, default, examples, required, ...) is data and left alone.
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+_SCHEMA_LISTS = frozenset({"anyOf", "allOf", "oneOf", "prefixItems"})
+_SCHEMA_ONE = frozenset({"items", "additionalItems", "not", "if", "then", "else", "contains", "propertyNames",
+                         "unevaluatedItems", "unevaluatedProperties"})
 
 
 def clean_schema(schema: Any) -> Any:
-    if isinstance(schema, Mapping):
-        return {k: clean_schema(v) for k, v in schema.items() if k not in _UNSUPPORTED_SCHEMA_KEYS}
-    if isinstance(schema, list):
-        return [clean_schema(v) for v in schema]
-    return schema
+    """A JSON Schema without the keywords Gemini rejects, removed only where they are keywords."""
+    if not isinstance(schema, Mapping):
+        return schema  # true / false schemas, or something Gemini will judge for itself
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _UNSUPPORTED_SCHEMA_KEYS:
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, Mapping):
+            value = {name: clean_schema(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            value = [clean_schema(sub) for sub in value]
+        elif key in _SCHEMA_ONE:
+            value = [clean_schema(sub) for sub in value] if isinstance(value, list) else clean_schema(value)
+        out[key] = value
+    return out
 
 
 # --------------------------------------------------------------------------- request

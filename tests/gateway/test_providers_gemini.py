@@ -86,6 +86,55 @@ def test_request_translation(fake):
     assert len(reply["choices"]) == 2
 
 
+def test_clean_schema_strips_keywords_but_never_property_names():
+    from gateway.providers.gemini import clean_schema
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "urn:x", "type": "object",
+        "additionalProperties": False, "strict": True,
+        "properties": {
+            "strict": {"type": "boolean", "description": "a parameter named strict"},
+            "additionalProperties": {"type": "string"},
+            "$id": {"type": "string"},
+            "nested": {"type": "object", "additionalProperties": False, "strict": True,
+                       "properties": {"strict": {"type": "integer", "$schema": "x"}}},
+            "list": {"type": "array", "items": {"type": "object", "additionalProperties": {"type": "string"},
+                                                "properties": {"$schema": {"type": "string"}}}},
+            "either": {"anyOf": [{"type": "string", "strict": True}, {"type": "null"}]},
+            "config": {"type": "object", "default": {"strict": True, "additionalProperties": 1},
+                       "enum": [{"strict": False}]},
+        },
+        "required": ["strict", "additionalProperties"],
+        "$defs": {"strict": {"type": "string", "additionalProperties": False}},
+    }
+    assert clean_schema(schema) == {
+        "type": "object",
+        "properties": {
+            "strict": {"type": "boolean", "description": "a parameter named strict"},
+            "additionalProperties": {"type": "string"},
+            "$id": {"type": "string"},
+            "nested": {"type": "object", "properties": {"strict": {"type": "integer"}}},
+            "list": {"type": "array", "items": {"type": "object", "properties": {"$schema": {"type": "string"}}}},
+            "either": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "config": {"type": "object", "default": {"strict": True, "additionalProperties": 1},
+                       "enum": [{"strict": False}]},  # data, not schema: left as it is
+        },
+        "required": ["strict", "additionalProperties"],
+        "$defs": {"strict": {"type": "string"}},
+    }
+
+
+def test_tool_parameter_named_strict_reaches_gemini(fake):
+    params = {"type": "object", "additionalProperties": False,
+              "properties": {"strict": {"type": "boolean"}, "query": {"type": "string"}},
+              "required": ["strict", "query"]}
+    call(fake, "chat", {"messages": [{"role": "user", "content": "search"}],
+                        "tools": [{"type": "function", "function": {"name": "search", "strict": True,
+                                                                    "parameters": params}}]})
+    sent = fake.last.json["tools"][0]["functionDeclarations"][0]["parameters"]
+    assert sent == {"type": "object", "properties": {"strict": {"type": "boolean"}, "query": {"type": "string"}},
+                    "required": ["strict", "query"]}
+
+
 def test_tool_choice_named_function_and_text_tool_result():
     body = {"messages": [{"role": "assistant", "tool_calls": [
         {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
