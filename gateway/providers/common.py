@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 import re
@@ -194,6 +195,40 @@ def parse_arguments(arguments: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {"_raw_arguments": str(arguments)}
     return value if isinstance(value, dict) else {"_raw_arguments": value}
+
+
+def short_tool_ids(messages: Any, limit: int) -> Any:
+    """``messages`` with every tool call id longer than ``limit`` replaced by a short stand-in derived from it
+    (the same in an assistant's ``tool_calls`` and the ``tool`` message answering it), or ``messages``
+    itself when there is none. Ids from other providers can be long — a Gemini call id carries its thought
+    signature — and OpenAI refuses ids over 40 characters."""
+    if not isinstance(messages, list):
+        return messages
+
+    def too_long(value: Any) -> bool:
+        return isinstance(value, str) and len(value) > limit
+
+    if not any(isinstance(m, Mapping) and (too_long(m.get("tool_call_id")) or any(
+            isinstance(tc, Mapping) and too_long(tc.get("id")) for tc in m.get("tool_calls") or ()))
+               for m in messages):
+        return messages
+
+    def short(value: Any) -> Any:
+        if not too_long(value):
+            return value
+        return "call_" + hashlib.sha256(value.encode()).hexdigest()[: max(1, min(32, limit - 5))]
+
+    out = []
+    for m in messages:
+        if isinstance(m, Mapping):
+            m = dict(m)
+            if "tool_call_id" in m:
+                m["tool_call_id"] = short(m["tool_call_id"])
+            if isinstance(m.get("tool_calls"), list):
+                m["tool_calls"] = [{**tc, "id": short(tc.get("id"))} if isinstance(tc, Mapping) and "id" in tc
+                                   else tc for tc in m["tool_calls"]]
+        out.append(m)
+    return out
 
 
 # --------------------------------------------------------------------------- SSE

@@ -4,9 +4,17 @@
 The key goes in the ``x-goog-api-key`` header, never in the URL, so it cannot leak through a logged URL.
 Tool results are matched to their function by name: Gemini's functionResponse carries the function name,
 not a call id, so the name is looked up from the assistant tool call with the same id earlier in the history.
+
+Thought signatures: Gemini 3 puts an opaque ``thoughtSignature`` on functionCall parts and refuses (400) a
+later turn whose functionCall comes back without it. OpenAI's format has no place for it and the gateway
+keeps no state, so it rides in the tool call id the client echoes: ``call_<24 hex>_ts<URL-safe base64 of
+the signature>``; translating the history restores it, unchanged, on the functionCall part.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from typing import Any, AsyncIterator, Mapping
 from urllib.parse import quote
 
@@ -54,6 +62,31 @@ def clean_schema(schema: Any) -> Any:
             value = [clean_schema(sub) for sub in value] if isinstance(value, list) else clean_schema(value)
         out[key] = value
     return out
+
+
+# --------------------------------------------------------------------------- thought signatures in call ids
+
+_SIGNED_ID = re.compile(r"^call_[0-9a-f]{24}_ts([A-Za-z0-9_-]+)$")
+
+
+def signed_call_id(signature: str | None) -> str:
+    """A fresh tool call id, carrying ``signature`` (a functionCall's thoughtSignature) when there is one."""
+    call_id = common.tool_call_id()
+    if not signature:
+        return call_id
+    return f"{call_id}_ts{base64.urlsafe_b64encode(signature.encode()).decode().rstrip('=')}"
+
+
+def call_id_signature(call_id: Any) -> str | None:
+    """The thoughtSignature carried by a tool call id from `signed_call_id`, or None."""
+    m = _SIGNED_ID.match(call_id) if isinstance(call_id, str) else None
+    if m is None:
+        return None
+    data = m.group(1)
+    try:
+        return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)).decode()
+    except (binascii.Error, ValueError):
+        return None  # not one of ours after all
 
 
 # --------------------------------------------------------------------------- request
@@ -131,7 +164,12 @@ def translate_messages(messages: list[Mapping[str, Any]]) -> tuple[dict | None, 
                 name = fn.get("name", "")
                 if tc.get("id"):
                     names[tc["id"]] = name
-                parts.append({"functionCall": {"name": name, "args": common.parse_arguments(fn.get("arguments"))}})
+                part: dict[str, Any] = {"functionCall": {"name": name,
+                                                         "args": common.parse_arguments(fn.get("arguments"))}}
+                signature = call_id_signature(tc.get("id"))
+                if signature:
+                    part["thoughtSignature"] = signature
+                parts.append(part)
             add("model", parts)
         elif role == "tool":
             name = names.get(msg.get("tool_call_id") or "") or msg.get("name") or ""
@@ -221,8 +259,9 @@ def gemini_usage(meta: Any) -> dict[str, int] | None:
     return common.usage(prompt, completion, total)
 
 
-def _candidate_parts(cand: Mapping[str, Any]) -> tuple[str, list[tuple[str, dict]]]:
-    """(text, [(function name, args)]) of one candidate; a wrong-shaped one raises common.ShapeError."""
+def _candidate_parts(cand: Mapping[str, Any]) -> tuple[str, list[tuple[str, dict, str | None]]]:
+    """(text, [(function name, args, thoughtSignature)]) of one candidate; a wrong-shaped one raises
+    common.ShapeError."""
     texts, calls = [], []
     content = common.obj(cand.get("content"), "a candidate's content")
     for part in common.objs(content.get("parts"), "a candidate's parts"):
@@ -233,7 +272,8 @@ def _candidate_parts(cand: Mapping[str, Any]) -> tuple[str, list[tuple[str, dict
         elif "functionCall" in part:
             fc = common.obj(part["functionCall"], "a functionCall")
             calls.append((common.string(fc.get("name"), "a functionCall name"),
-                          dict(common.obj(fc.get("args"), "a functionCall's args"))))
+                          dict(common.obj(fc.get("args"), "a functionCall's args")),
+                          common.string(part.get("thoughtSignature"), "a thoughtSignature") or None))
     return "".join(texts), calls
 
 
@@ -251,8 +291,8 @@ def from_gemini(resp: Mapping[str, Any], model: str) -> dict[str, Any]:
     choices = []
     for i, cand in enumerate(common.objs(resp.get("candidates"), "candidates")):
         text, calls = _candidate_parts(cand)
-        tool_calls = [common.tool_call(common.tool_call_id(), name, common.dumps(args).decode())
-                      for name, args in calls]
+        tool_calls = [common.tool_call(signed_call_id(signature), name, common.dumps(args).decode())
+                      for name, args, signature in calls]
         finish = _finish(cand, bool(calls)) or ("tool_calls" if calls else "stop")
         content = text if (text or not calls) else None
         index = cand.get("index", i)
@@ -339,9 +379,9 @@ class GeminiAdapter(HTTPAdapter):
                         # Gemini sends each function call whole, never split across events.
                         base = tool_counts.get(idx, 0)
                         delta["tool_calls"] = [
-                            {"index": base + k, "id": common.tool_call_id(), "type": "function",
+                            {"index": base + k, "id": signed_call_id(signature), "type": "function",
                              "function": {"name": name, "arguments": common.dumps(args).decode()}}
-                            for k, (name, args) in enumerate(calls)]
+                            for k, (name, args, signature) in enumerate(calls)]
                         tool_counts[idx] = base + len(calls)
                     finish = _finish(cand, tool_counts.get(idx, 0) > 0)
                     if finish:

@@ -11,6 +11,9 @@ from dsl.decision import Target
 from . import common
 from .base import HTTPAdapter
 
+# OpenAI refuses a tool call id longer than this (string_above_max_length).
+MAX_TOOL_CALL_ID = 40
+
 
 def normalise_completion(obj: dict[str, Any]) -> dict[str, Any]:
     """Fill the fields OpenAI always sends but compatible servers sometimes leave out (a wrong-shaped
@@ -73,8 +76,15 @@ class OpenAIAdapter(HTTPAdapter):
             body = {**body, "model": target.upstream}
         return body
 
-    async def chat(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
+    def prepare_chat(self, target: Target, body: dict[str, Any]) -> dict[str, Any]:
         body = self.prepare(target, body)
+        messages = common.short_tool_ids(body.get("messages"), MAX_TOOL_CALL_ID)
+        if messages is not body.get("messages"):
+            body = {**body, "messages": messages}
+        return body
+
+    async def chat(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
+        body = self.prepare_chat(target, body)
         if body.get("stream") or "stream_options" in body:
             # stream_options without stream is a 400 at OpenAI.
             body = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
@@ -87,7 +97,7 @@ class OpenAIAdapter(HTTPAdapter):
             raise common.bad_payload(self.name, str(exc)) from None
 
     async def chat_stream(self, target: Target, body: dict, *, timeout: float | None = None) -> AsyncIterator[dict]:
-        body = self.prepare(target, body)
+        body = self.prepare_chat(target, body)
         if body.get("stream") is not True:
             body = {**body, "stream": True}
         cid, created = common.completion_id(), common.now()

@@ -76,6 +76,7 @@ class Behaviour:
                     (Anthropic ``event: error``; OpenAI/Gemini a ``data: {"error": ...}``) and end
     text            the reply text (default: "Hello from <name>.")
     tool_calls      reply with these calls instead of text: [(name, arguments dict), ...]
+    thought_signature  gemini: the thoughtSignature on the first functionCall part (as Gemini 3 sends it)
     usage           (prompt_tokens, completion_tokens) to report (default: derived from the texts)
     finish          provider-native finish reason to report (e.g. "max_tokens", "MAX_TOKENS", "length")
     """
@@ -96,6 +97,7 @@ class Behaviour:
     error_event: Mapping[str, Any] | None = None
     text: str | None = None
     tool_calls: list[tuple[str, dict]] | None = None
+    thought_signature: str | None = None
     usage: tuple[int, int] | None = None
     finish: str | None = None
 
@@ -445,7 +447,7 @@ class FakeUpstream:
                     "stop_sequence": None, "usage": {"input_tokens": p, "output_tokens": c}}
         # gemini
         parts: list[dict[str, Any]] = [{"text": text}] if text else []
-        parts += [{"functionCall": {"name": name, "args": args}} for name, args in calls]
+        parts += _function_call_parts(calls, b.thought_signature)
         n = int((body.get("generationConfig") or {}).get("candidateCount") or 1)
         return {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": b.finish or "STOP",
                                 "index": i} for i in range(n)],
@@ -517,9 +519,8 @@ class FakeUpstream:
             events.append((None, {"candidates": [{"content": {"role": "model", "parts": [{"text": piece}]},
                                                   "index": 0}], "modelVersion": model}))
         if calls:
-            events.append((None, {"candidates": [{"content": {"role": "model", "parts": [
-                {"functionCall": {"name": name, "args": args}} for name, args in calls]}, "index": 0}],
-                "modelVersion": model}))
+            events.append((None, {"candidates": [{"content": {"role": "model", "parts": _function_call_parts(
+                calls, b.thought_signature)}, "index": 0}], "modelVersion": model}))
         events.append((None, {"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]},
                                               "finishReason": b.finish or "STOP", "index": 0}],
                               "usageMetadata": {"promptTokenCount": p, "candidatesTokenCount": c,
@@ -579,6 +580,14 @@ def fake_vector(text: str, dims: int) -> list[float]:
     values = values[:dims]
     norm = math.sqrt(sum(v * v for v in values)) or 1.0
     return [v / norm for v in values]
+
+
+def _function_call_parts(calls: list[tuple[str, dict]], signature: str | None) -> list[dict[str, Any]]:
+    """Gemini functionCall parts; Gemini 3 signs only the first of parallel calls."""
+    parts: list[dict[str, Any]] = [{"functionCall": {"name": name, "args": args}} for name, args in calls]
+    if signature and parts:
+        parts[0]["thoughtSignature"] = signature
+    return parts
 
 
 def _h(text: str) -> str:

@@ -205,3 +205,59 @@ def test_embeddings(fake):
     assert reqs[0] == {"model": "models/text-embedding-004", "content": {"parts": [{"text": "alpha"}]},
                        "outputDimensionality": 5}
     assert [len(d["embedding"]) for d in reply["data"]] == [5, 5] and reply["usage"]["prompt_tokens"] > 0
+
+
+# --------------------------------------------------------------------------- thought signatures
+
+SIG = "CiQBcsjafE3+k/9xYz=="  # opaque; standard base64 with + / = as Gemini sends it
+WEATHER_TOOL = [{"type": "function", "function": {"name": "weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}}}}]
+
+
+def _follow_up(calls):
+    """The client's next request: the assistant turn as it received it, the tool answers, a question."""
+    return {"messages": [
+        {"role": "user", "content": "Weather in Oslo and Rome?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in calls]},
+        *[{"role": "tool", "tool_call_id": c["id"], "content": '{"temp": 3}'} for c in calls],
+        {"role": "user", "content": "Thanks"}], "tools": WEATHER_TOOL}
+
+
+@pytest.mark.parametrize("method", ["chat", "stream"])
+def test_thought_signature_round_trips_through_the_tool_call_id(fake, method):
+    from gateway.providers.gemini import call_id_signature
+    fake.queue(Behaviour(tool_calls=[("weather", {"city": "Oslo"}), ("weather", {"city": "Rome"})],
+                         thought_signature=SIG))
+    body = {"messages": [{"role": "user", "content": "Weather in Oslo and Rome?"}], "tools": WEATHER_TOOL}
+    if method == "chat":
+        reply = call(fake, "chat", body)
+        validate_chat(reply)
+        calls = [{"id": c["id"], **c["function"]} for c in reply["choices"][0]["message"]["tool_calls"]]
+    else:
+        chunks = call(fake, "stream", body)
+        for c in chunks:
+            validate_chunk(c)
+        calls = [c for _, c in sorted(assemble(chunks)[0]["tool_calls"].items())]
+    assert len(calls) == 2 and calls[0]["id"] != calls[1]["id"]
+    assert all(c["id"].startswith("call_") and c["id"].replace("-", "").replace("_", "").isalnum() for c in calls)
+    assert call_id_signature(calls[0]["id"]) == SIG and call_id_signature(calls[1]["id"]) is None
+
+    call(fake, "chat", _follow_up(calls))  # the next turn goes back to Gemini
+    model_turn = fake.last.json["contents"][1]
+    assert model_turn["role"] == "model"
+    assert model_turn["parts"] == [
+        {"functionCall": {"name": "weather", "args": {"city": "Oslo"}}, "thoughtSignature": SIG},  # unchanged
+        {"functionCall": {"name": "weather", "args": {"city": "Rome"}}}]
+    answers = fake.last.json["contents"][2]["parts"]
+    assert [p["functionResponse"]["name"] for p in answers[:2]] == ["weather", "weather"]
+    assert answers[2] == {"text": "Thanks"}
+
+
+def test_ids_without_a_signature_send_none():
+    from gateway.providers.gemini import call_id_signature
+    for foreign in ("call_1", "toolu_01A", "call_" + "a" * 24, "call_" + "a" * 24 + "_ts!!", None, 7):
+        assert call_id_signature(foreign) is None
+    out = to_gemini(_follow_up([{"id": "call_abc", "name": "weather", "arguments": "{}"}]))
+    assert out["contents"][1]["parts"] == [{"functionCall": {"name": "weather", "args": {}}}]

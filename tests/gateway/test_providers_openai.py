@@ -156,3 +156,26 @@ def test_azure_api_version_stream_and_embeddings(azure_fake):
                  provider=provider)
     validate_embeddings(reply)
     assert azure_fake.last.path == "/openai/deployments/emb-dep/embeddings"
+
+
+@pytest.mark.parametrize("method", ["chat", "stream"])
+def test_long_tool_call_ids_are_shortened_consistently(openai_fake, method):
+    # A conversation begun on Gemini carries its thought signature in the call ids; OpenAI caps ids at 40.
+    long_a, long_b, short = "call_" + "a" * 24 + "_ts" + "Q" * 300, "call_" + "b" * 24 + "_ts" + "R" * 80, "call_1"
+    body = {"model": "gpt-4o", "messages": [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": i, "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+            for i in (long_a, long_b, short)]},
+        {"role": "tool", "tool_call_id": long_a, "content": "3C"},
+        {"role": "tool", "tool_call_id": long_b, "content": "4C"},
+        {"role": "tool", "tool_call_id": short, "content": "5C"},
+        {"role": "user", "content": "thanks"}]}
+    call(openai_fake, method, body)
+    sent = openai_fake.last.json["messages"]
+    ids = [tc["id"] for tc in sent[1]["tool_calls"]]
+    assert [m["tool_call_id"] for m in sent[2:5]] == ids  # each answer still matches its call
+    assert all(len(i) <= 40 for i in ids) and len(set(ids)) == 3 and ids[2] == short
+    assert body["messages"][1]["tool_calls"][0]["id"] == long_a  # the caller's body is not modified
+    call(openai_fake, "chat", body)
+    assert [tc["id"] for tc in openai_fake.last.json["messages"][1]["tool_calls"]] == ids  # deterministic
