@@ -6,13 +6,15 @@ Built by dsl/compile.py; see there for how the tree is laid out.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from . import reference
-from .ast import NOSPAN, Budget, Fact, Limit, Model, Provider, Ramp, Route, Sticky
+from .ast import NOSPAN, SCOPES, And, Budget, Cond, Fact, In, Limit, Model, Not, Or, Provider, Ramp, Route, Sticky
 from .decision import Decision, Facts, Plan, Target, TraceStep
 
 Column = tuple[str, "str | None"]  # ("team", None) or ("header", "x-tier"): what a Switch hashes on
@@ -148,6 +150,7 @@ class Policy:
         "_root",
         "_budget_index",
         "_limit_index",
+        "_models_for_cache",  # set on first use by models_for
     )
 
     def __init__(
@@ -276,6 +279,73 @@ class Policy:
             error=error,
         )
 
+    # ------------------------------------------------------------------ what a caller can be served
+
+    def models_for(
+        self,
+        *,
+        team: str | None = None,
+        project: str | None = None,
+        app: str | None = None,
+        cost_center: str | None = None,
+        key: str | None = None,
+    ) -> tuple[str, ...]:
+        """The model aliases a caller with this principal can be served, in declaration order (for GET
+        /v1/models). ``key`` is the virtual key's id; None means the caller has no such fact.
+
+        Sound, not exact: every model ``decide`` can put in a plan (candidates or fallback) or a budget
+        can downgrade to, for any request from this principal, is listed. Routes are walked in order with
+        the principal known and every request fact (model, user, task, headers, tags, tokens, stream,
+        tools, time, date, weekday) unknown, in three-valued logic: a route whose condition is false for
+        this principal is skipped, any other adds the models it can send to (``use requested``: every
+        model), and one whose condition holds whatever the request ends the walk. Cached per principal.
+        """
+        principal = (team, project, app, cost_center, key)
+        try:
+            cache = self._models_for_cache
+        except AttributeError:
+            cache = self._models_for_cache = _Lru(MODELS_FOR_CACHE)
+        found = cache.get(principal)
+        if found is None:
+            found = self._models_for(principal)
+            cache.put(principal, found)
+        return found
+
+    def _models_for(self, principal: tuple[str | None, ...]) -> tuple[str, ...]:
+        team, project, app, cost_center, key = principal
+        who = Facts(team=team, project=project, app=app, cost_center=cost_center, key=key)
+        reachable: set[str] = set()
+        for index, route in enumerate(self.routes):
+            holds = True if route.when is None else _principal_truth(route.when, who)
+            if holds is False:
+                continue
+            reachable.update(self._route_models(index))
+            if holds is True:  # every request from this caller that gets here stops here
+                break
+        for budget in self._applicable(self._budget_index, who):
+            reachable.update(t.target for t in budget.thresholds if t.action == "downgrade" and t.target)
+        return tuple(name for name in self.models if name in reachable)
+
+    def _route_models(self, index: int) -> list[str]:
+        """Every alias route ``index`` can put in a plan: candidates, drawable arms, fallback."""
+        rp = self._plans[index]
+        names = [t.model for t in rp.plan.candidates + rp.plan.fallback]
+        if rp.kind == "requested":
+            names.extend(self._targets)
+        elif rp.kind == "split":
+            # Arm i is drawn for buckets in [max(earlier bounds), bound_i); the last also for any bucket
+            # past every bound (the draw falls through to it). A 0 % arm is never drawn.
+            below = Decimal(0)
+            for bound, alias, _ in rp.arms:
+                if below < bound and below < BUCKETS:
+                    names.append(alias)
+                below = max(below, bound)
+            if below < BUCKETS:
+                names.append(rp.arms[-1][1])
+        elif rp.kind == "ramp":
+            names.extend(alias for _, alias, _ in rp.arms)
+        return names
+
     @staticmethod
     def _applicable(index: tuple[tuple[str, Mapping[str, tuple[Any, ...]]], ...], facts: Facts) -> tuple[Any, ...]:
         # Only scopes the policy uses are in ``index``, so this is one dict lookup per such scope.
@@ -303,3 +373,66 @@ class Policy:
 
 def _column_fact(col: Column) -> Fact:
     return Fact(col[0], col[1])
+
+
+MODELS_FOR_CACHE = 1024  # principals remembered per policy by models_for
+
+
+def _principal_truth(cond: Cond, who: Facts) -> bool | None:
+    """``cond`` in Kleene's three-valued logic: principal facts (team, project, app, cost_center, key) as
+    in ``who`` (None: missing, with the reference meaning), every other fact unknown (None)."""
+    if isinstance(cond, Not):
+        inner = _principal_truth(cond.item, who)
+        return None if inner is None else not inner
+    if isinstance(cond, And):
+        out: bool | None = True
+        for item in cond.items:
+            value = _principal_truth(item, who)
+            if value is False:
+                return False
+            if value is None:
+                out = None
+        return out
+    if isinstance(cond, Or):
+        out = False
+        for item in cond.items:
+            value = _principal_truth(item, who)
+            if value is True:
+                return True
+            if value is None:
+                out = None
+        return out
+    fact = getattr(cond, "fact", None)
+    if fact is not None and fact.name in SCOPES:
+        return reference.eval_atom(cond, who)
+    if isinstance(cond, In) and not cond.values:  # `in []` never holds, `not in []` always does
+        return cond.negated
+    return None
+
+
+class _Lru:
+    """A small thread-safe LRU map (the gateway may call models_for from several threads)."""
+
+    __slots__ = ("size", "data", "lock")
+
+    def __init__(self, size: int):
+        self.size = size
+        self.data: OrderedDict[Any, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self.lock:
+            value = self.data.get(key)
+            if value is not None:
+                self.data.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            if len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self.data)
