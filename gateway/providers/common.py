@@ -10,6 +10,7 @@ import json
 import math
 import re
 import secrets
+import struct
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterable, Mapping
@@ -99,13 +100,49 @@ def delta_choice(index: int, delta: dict[str, Any], finish_reason: str | None = 
     return {"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
 
 
-def embedding_list(model: str, vectors: list[list[float]], prompt_tokens: int) -> dict[str, Any]:
+def wants_base64(body: Mapping[str, Any]) -> bool:
+    """Did the client ask for embeddings as base64 (``encoding_format: "base64"``) rather than floats?"""
+    return body.get("encoding_format") == "base64"
+
+
+def encode_vector(vector: list[float]) -> str:
+    """An embedding as OpenAI's base64 form: little-endian float32s, base64-encoded."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+
+
+def decode_vector(data: str) -> list[float]:
+    """The inverse of `encode_vector` (a malformed string raises ShapeError)."""
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ShapeError("an embedding is neither a list of numbers nor base64") from None
+    if len(raw) % 4:
+        raise ShapeError("a base64 embedding is not a whole number of float32s")
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+
+
+def embedding_list(model: str, vectors: list[list[float]], prompt_tokens: int, *,
+                   base64_out: bool = False) -> dict[str, Any]:
+    """An OpenAI embeddings answer; ``base64_out`` (the client's ``encoding_format: "base64"``) encodes them."""
     return {
         "object": "list",
         "model": model,
-        "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+        "data": [{"object": "embedding", "index": i, "embedding": encode_vector(v) if base64_out else v}
+                 for i, v in enumerate(vectors)],
         "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
     }
+
+
+def conform_embeddings(data: list[dict[str, Any]], body: Mapping[str, Any]) -> None:
+    """Give each entry of an OpenAI-format answer the encoding the client asked for, in place: a compatible
+    server may ignore ``encoding_format`` (floats back when base64 was asked) or default to base64."""
+    b64 = wants_base64(body)
+    for entry in data:
+        value = entry.get("embedding")
+        if b64 and isinstance(value, list):
+            entry["embedding"] = encode_vector([float(v) for v in value])
+        elif not b64 and isinstance(value, str):
+            entry["embedding"] = decode_vector(value)
 
 
 def wants_usage(body: Mapping[str, Any]) -> bool:

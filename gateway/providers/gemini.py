@@ -424,4 +424,4 @@ class GeminiAdapter(HTTPAdapter):
                 raise common.bad_payload(self.name, "an embedding without a list of numbers")
             vectors.append([float(v) for v in values])
         tokens = sum(common.estimate_tokens(t) for t in inputs)  # Gemini does not report embedding usage
-        return common.embedding_list(target.upstream, vectors, tokens)
+        return common.embedding_list(target.upstream, vectors, tokens, base64_out=common.wants_base64(body))

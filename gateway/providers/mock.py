@@ -8,7 +8,8 @@ Behaviour, all derived from the request (same request → same content; ids and 
   fill the schema's required properties deterministically (strings, numbers, booleans, enums);
 - ``max_tokens`` truncates (finish_reason "length"), ``stop`` cuts at the first stop string;
 - usage is a ~4-characters-a-token estimate;
-- embeddings: unit vectors of ``dimensions`` (default 16) from a SHA-256 of each input.
+- embeddings: unit vectors of ``dimensions`` (default 16) from a SHA-256 of each input (base64 of
+  little-endian float32s with ``encoding_format: "base64"``).
 
 Latency is configured in the provider's base_url query string (nothing else is read from it)::
 
@@ -211,7 +212,8 @@ class MockAdapter(Adapter):
         if self.ttfb or self.latency:
             await asyncio.sleep(self.ttfb + self.latency)
         vectors = [mock_embedding(t, dims) for t in texts]
-        return common.embedding_list(target.upstream, vectors, sum(common.estimate_tokens(t) for t in texts))
+        return common.embedding_list(target.upstream, vectors, sum(common.estimate_tokens(t) for t in texts),
+                                     base64_out=common.wants_base64(body))
 
 
 def _split_words(text: str) -> list[str]:

@@ -4,6 +4,7 @@ fields the OpenAI contract requires.
 """
 from __future__ import annotations
 
+import struct
 from typing import Any, AsyncIterator
 
 from dsl.decision import Target
@@ -139,6 +140,10 @@ class OpenAIAdapter(HTTPAdapter):
             raise common.bad_payload(self.name, "no data in the embeddings answer")
         if not all(isinstance(d, dict) for d in result["data"]):
             raise common.bad_payload(self.name, "an embedding entry is not an object")
+        try:
+            common.conform_embeddings(result["data"], body)
+        except (common.ShapeError, TypeError, ValueError, OverflowError, struct.error):
+            raise common.bad_payload(self.name, "an embedding that is neither numbers nor base64") from None
         result.setdefault("object", "list")
         result.setdefault("model", target.upstream)
         result.setdefault("usage", {"prompt_tokens": 0, "total_tokens": 0})

@@ -33,6 +33,7 @@ The server runs in a background thread with its own event loop, so the same fake
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import functools
 import hashlib
@@ -660,6 +661,12 @@ def validate_chunk(obj: Any) -> None:
 
 def validate_embeddings(obj: Any) -> None:
     contract_validator("CreateEmbeddingResponse").validate(obj)
+
+
+def floats_of(b64: str) -> list[float]:
+    """A base64 embedding (little-endian float32s, as OpenAI's encoding_format "base64" sends them) → numbers."""
+    raw = base64.b64decode(b64, validate=True)
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
 
 
 def assemble(chunks: list[dict]) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import pytest
 from dsl.decision import Target
 from gateway.providers import make_adapter
 from gateway.providers.gemini import to_gemini
-from tests.gateway.fakes import (Behaviour, FakeUpstream, assemble, collect, run, validate_chat, validate_chunk,
-                                 validate_embeddings)
+from tests.gateway.fakes import (Behaviour, FakeUpstream, assemble, collect, floats_of, run, validate_chat,
+                                 validate_chunk, validate_embeddings)
 
 T = Target("flash", "google", "gemini-2.0-flash")
 JPEG = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD"
@@ -205,6 +205,18 @@ def test_embeddings(fake):
     assert reqs[0] == {"model": "models/text-embedding-004", "content": {"parts": [{"text": "alpha"}]},
                        "outputDimensionality": 5}
     assert [len(d["embedding"]) for d in reply["data"]] == [5, 5] and reply["usage"]["prompt_tokens"] > 0
+
+
+def test_embeddings_as_base64(fake):
+    t = Target("emb", "google", "text-embedding-004")
+    body = {"model": "text-embedding-004", "input": ["alpha", "beta"], "dimensions": 5}
+    floats = call(fake, "embed", body, target=t)
+    b64 = call(fake, "embed", {**body, "encoding_format": "base64"}, target=t)
+    validate_embeddings(floats)  # (the published contract describes only the float form)
+    assert "encoding_format" not in json.dumps(fake.last.json)  # Gemini has no such field
+    for f, e in zip(floats["data"], b64["data"]):
+        assert isinstance(e["embedding"], str)
+        assert floats_of(e["embedding"]) == pytest.approx(f["embedding"], rel=1e-6)
 
 
 # --------------------------------------------------------------------------- thought signatures

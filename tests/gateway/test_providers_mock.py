@@ -5,12 +5,14 @@ import json
 import math
 
 import jsonschema
+import pytest
 
 from dsl.ast import Provider
 from dsl.decision import Target
 from gateway.providers import make_adapter
 from gateway.providers.mock import MockAdapter
-from tests.gateway.fakes import assemble, collect, run, validate_chat, validate_chunk, validate_embeddings
+from tests.gateway.fakes import (assemble, collect, floats_of, run, validate_chat, validate_chunk,
+                                 validate_embeddings)
 
 T = Target("mock-fast", "mock", "mock-1")
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -122,6 +124,18 @@ def test_embeddings_are_deterministic_unit_vectors():
     single = run(a.embed(T, {"model": "m", "input": "a", "dimensions": 64}))
     assert len(single["data"]) == 1 and len(single["data"][0]["embedding"]) == 64
     assert len(run(adapter("mock://?dims=32").embed(T, {"input": "x"}))["data"][0]["embedding"]) == 32
+
+
+def test_embeddings_as_base64_are_little_endian_float32():
+    a = adapter()
+    floats = run(a.embed(T, {"model": "m", "input": ["a", "b"], "dimensions": 8}))
+    b64 = run(a.embed(T, {"model": "m", "input": ["a", "b"], "dimensions": 8, "encoding_format": "base64"}))
+    validate_embeddings(floats)  # (the published contract describes only the float form)
+    for f, e in zip(floats["data"], b64["data"]):
+        assert isinstance(e["embedding"], str)
+        assert floats_of(e["embedding"]) == pytest.approx(f["embedding"], rel=1e-6)
+    explicit = run(a.embed(T, {"model": "m", "input": "a", "encoding_format": "float"}))
+    assert isinstance(explicit["data"][0]["embedding"], list)
 
 
 def test_latency_settings_are_read_from_the_base_url():

@@ -7,8 +7,8 @@ from dsl.ast import EnvRef
 from dsl.decision import Target
 from gateway.providers import make_adapter
 from gateway.providers.azure import DEFAULT_API_VERSION
-from tests.gateway.fakes import (Behaviour, FakeUpstream, assemble, collect, run, validate_chat, validate_chunk,
-                                 validate_embeddings)
+from tests.gateway.fakes import (Behaviour, FakeUpstream, assemble, collect, floats_of, run, validate_chat,
+                                 validate_chunk, validate_embeddings)
 
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.3,
         "some_future_field": {"x": 1}}
@@ -179,3 +179,32 @@ def test_long_tool_call_ids_are_shortened_consistently(openai_fake, method):
     assert body["messages"][1]["tool_calls"][0]["id"] == long_a  # the caller's body is not modified
     call(openai_fake, "chat", body)
     assert [tc["id"] for tc in openai_fake.last.json["messages"][1]["tool_calls"]] == ids  # deterministic
+
+
+@pytest.mark.parametrize("kind", ["openai", "azure"])
+def test_embeddings_base64_is_honoured_even_when_the_server_ignores_it(openai_fake, azure_fake, kind):
+    # The fakes answer floats whatever encoding_format says, like many OpenAI-compatible servers.
+    fake = openai_fake if kind == "openai" else azure_fake
+    t = Target("emb", fake.name, "text-embedding-3-small")
+    body = {"model": "text-embedding-3-small", "input": ["a", "b"], "dimensions": 4}
+    floats = call(fake, "embed", body, target=t)
+    b64 = call(fake, "embed", {**body, "encoding_format": "base64"}, target=t)
+    assert fake.last.json["encoding_format"] == "base64"  # passed through: a server that knows it answers so
+    validate_embeddings(floats)  # (the published contract describes only the float form)
+    for f, e in zip(floats["data"], b64["data"]):
+        assert isinstance(e["embedding"], str)
+        assert floats_of(e["embedding"]) == pytest.approx(f["embedding"], rel=1e-6)
+
+
+def test_embeddings_base64_from_a_server_that_defaults_to_it_become_floats_when_floats_were_asked(openai_fake):
+    import base64
+    import struct
+    vec = [0.5, -0.25, 0.125]
+    encoded = base64.b64encode(struct.pack("<3f", *vec)).decode()
+    answer = {"object": "list", "model": "m", "data": [{"object": "embedding", "index": 0, "embedding": encoded}],
+              "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+    t = Target("emb", openai_fake.name, "m")
+    openai_fake.queue(Behaviour(body=answer), Behaviour(body=answer))
+    assert call(openai_fake, "embed", {"model": "m", "input": "x"}, target=t)["data"][0]["embedding"] == vec
+    assert call(openai_fake, "embed", {"model": "m", "input": "x", "encoding_format": "base64"},
+                target=t)["data"][0]["embedding"] == encoded
