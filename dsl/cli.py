@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import math
 import os
 import sys
 import tempfile
@@ -20,9 +19,8 @@ from typing import Any, Callable
 
 from . import ast as A
 from .errors import Diagnostic, PolicyError
+from .facts import KINDS, TAGS_HEADER, facts_from_request
 from .syntax import policy_paths, read_policy_file
-
-TAGS_HEADER = "x-open-router-tags"  # the gateway reads request tags from this header, comma-separated
 
 
 class UsageError(Exception):
@@ -63,8 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        ("user", "the end user (default: the request's `user`)"),
                        ("task", "the task type (default: the classifier's, when there is one)")):
         p.add_argument(f"--{flag}", metavar=flag.upper().replace("-", "_"), help=what)
+    p.add_argument("--kind", choices=KINDS,
+                   help="the endpoint: chat (/v1/chat/completions) or embeddings (/v1/embeddings); "
+                        "default: embeddings when the body has `input` and no `messages`, else chat")
     p.add_argument("--header", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("--tag", action="append", default=[], metavar="TAG")
+    p.add_argument("--tag", action="append", default=[], metavar="TAG",
+                   help=f"a request tag, added to the {TAGS_HEADER} header as a client would send it")
     p.add_argument("--now", metavar="ISO", help="the time of the request (ISO 8601; UTC if no offset)")
     p.add_argument("--request-id", metavar="ID", help="draws for unsticky splits hash on it (default: random)")
     p.set_defaults(func=_guard(cmd_decide))
@@ -279,29 +281,6 @@ def _read_request(raw: str) -> dict[str, Any]:
     return body
 
 
-def _text_chars(content: Any) -> int:
-    if isinstance(content, str):
-        return len(content)
-    if isinstance(content, list):
-        return sum(len(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return 0
-
-
-def estimate_prompt_tokens(body: dict[str, Any]) -> int:
-    """len(text) / 4, rounded up, over message contents (or an embeddings/completions input)."""
-    chars = 0
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        chars += sum(_text_chars(m.get("content")) for m in messages if isinstance(m, dict))
-    for field in ("input", "prompt"):
-        value = body.get(field)
-        if isinstance(value, str):
-            chars += len(value)
-        elif isinstance(value, list):
-            chars += sum(len(v) for v in value if isinstance(v, str))
-    return math.ceil(chars / 4)
-
-
 def _parse_now(raw: str | None) -> datetime:
     if raw is None:
         return datetime.now(timezone.utc)
@@ -320,25 +299,34 @@ def _parse_now(raw: str | None) -> datetime:
     return now.astimezone(timezone.utc)
 
 
-def _secret_headers() -> frozenset[str]:
-    # The gateway never turns credentials into facts; `decide` must show the facts the gateway would see.
-    try:
-        from gateway.facts import SECRET_HEADERS
-    except Exception:  # noqa: BLE001 - dsl works without the gateway package
-        return frozenset({"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie"})
-    return frozenset(SECRET_HEADERS)
-
-
-def _headers(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    secret = _secret_headers()
+def _headers(pairs: list[str]) -> list[tuple[str, str]]:
+    """--header NAME=VALUE flags as (name, value) pairs, as a request carries them. Lower-casing and
+    dropping credentials is facts_from_request's job, exactly as in the gateway."""
+    out: list[tuple[str, str]] = []
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"--header {pair!r}: expected NAME=VALUE")
-        if name.strip().lower() not in secret:
-            out[name.strip().lower()] = value
+        out.append((name.strip(), value))
     return out
+
+
+def _with_tags(headers: list[tuple[str, str]], tags: list[str]) -> list[tuple[str, str]]:
+    """--tag flags joined onto the (last) tags header, the one the gateway reads them from."""
+    tags = [t for t in tags if t.strip()]
+    if not tags:
+        return headers
+    sent = None
+    for name, value in headers:
+        if name.lower() == TAGS_HEADER:
+            sent = value
+    rest = [(n, v) for n, v in headers if n.lower() != TAGS_HEADER]
+    return rest + [(TAGS_HEADER, ",".join(([sent] if sent else []) + tags))]
+
+
+def request_kind(body: dict[str, Any]) -> str:
+    """The endpoint a body is for: embeddings when it has `input` and no `messages`, else chat."""
+    return "embeddings" if "input" in body and "messages" not in body else "chat"
 
 
 def _classifier() -> Callable[[dict], Any] | None:
@@ -349,9 +337,11 @@ def _classifier() -> Callable[[dict], Any] | None:
     return classify
 
 
-def _task(args: argparse.Namespace, body: dict[str, Any]) -> str | None:
+def _task(args: argparse.Namespace, body: dict[str, Any], kind: str) -> str | None:
     if args.task is not None:
         return args.task
+    if kind != "chat":  # as in the gateway: the classifier reads chat bodies only
+        return None
     classify = _classifier()
     if classify is None:
         return None
@@ -367,24 +357,18 @@ def _task(args: argparse.Namespace, body: dict[str, Any]) -> str | None:
 
 
 def build_facts(args: argparse.Namespace, body: dict[str, Any]) -> Any:
-    from .decision import Facts
-
-    headers = _headers(args.header)
-    tags = {t.strip().lower() for t in (headers.get(TAGS_HEADER) or "").split(",") if t.strip()}
-    tags |= {t.strip().lower() for t in args.tag if t.strip()}
-    user = args.user if args.user is not None else body.get("user")
-    return Facts(
-        model=body.get("model"),
+    """The Facts the gateway would build for this request from this principal: the same function
+    (dsl.facts.facts_from_request). --user stands in for the body's `user`, --tag for the tags header."""
+    if args.user is not None:
+        body = {**body, "user": args.user}
+    kind = args.kind or request_kind(body)
+    return facts_from_request(
+        body, kind=kind,
         team=args.team, project=args.project, app=args.app, cost_center=args.cost_center, key=args.key,
-        user=user if isinstance(user, str) else None,
-        task=_task(args, body),
-        headers=headers,
-        tags=frozenset(tags),
-        prompt_tokens=estimate_prompt_tokens(body),
-        stream=body.get("stream") is True,
-        tools=bool(body.get("tools")),
-        now=_parse_now(args.now),
+        headers=_with_tags(_headers(args.header), args.tag),
         request_id=args.request_id or f"cli-{uuid.uuid4().hex[:16]}",
+        now=_parse_now(args.now),
+        task=_task(args, body, kind),
     )
 
 
@@ -422,4 +406,4 @@ def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
     return run
 
 
-__all__ = ["register", "estimate_prompt_tokens", "build_facts", "load_files", "run_checker"]
+__all__ = ["register", "build_facts", "request_kind", "load_files", "run_checker"]
