@@ -77,10 +77,15 @@ def test_mock_tools(mock_gateway: GatewayServer) -> None:
 
 def test_mock_embeddings_and_models(mock_gateway: GatewayServer) -> None:
     client = sync_client(mock_gateway)
-    raw = client.embeddings.with_raw_response.create(model="text-embedding-3-small", input=["a", "b"])
+    # The published contract describes the float form; the SDK asks for base64 unless told otherwise.
+    raw = client.embeddings.with_raw_response.create(model="text-embedding-3-small", input=["a", "b"],
+                                                     encoding_format="float")
     validate_embeddings(raw.http_response.json())
     emb = raw.parse()
     assert len(emb.data) == 2 and len(emb.data[0].embedding) > 0
+    default = client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])  # base64 on the wire
+    for got, want in zip(default.data, emb.data, strict=True):
+        assert got.embedding == pytest.approx(want.embedding, rel=1e-6)
     raw = client.models.with_raw_response.list()
     contract_validator("ListModelsResponse").validate(raw.http_response.json())
     assert {m.id for m in raw.parse()} == {"gpt-4o", "gpt-4o-mini", "text-embedding-3-small"}
@@ -158,7 +163,8 @@ def test_fakes_chat_stream_and_tools(fake_gateway: GatewayServer, fresh: Fakes, 
 
 @pytest.mark.parametrize("model", ["oai-embed", "gem-embed"])
 def test_fakes_embeddings(fake_gateway: GatewayServer, fresh: Fakes, model: str) -> None:
-    raw = sync_client(fake_gateway).embeddings.with_raw_response.create(model=model, input=["one", "two"])
+    raw = sync_client(fake_gateway).embeddings.with_raw_response.create(model=model, input=["one", "two"],
+                                                                        encoding_format="float")
     validate_embeddings(raw.http_response.json())
     assert [d.index for d in raw.parse().data] == [0, 1]
 
