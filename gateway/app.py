@@ -36,6 +36,8 @@ log = logging.getLogger("open_router.app")
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}")
 JSON = "application/json"
+BODY_TIMEOUT = 60  # seconds a client has to send its request body (then 408)
+DRAIN_TIMEOUT = 5.0  # seconds spent taking in the rest of a body before answering an error
 
 
 @dataclass
@@ -124,36 +126,67 @@ class Gateway:
     facts: FactsBuilder
 
 
+def new_request_id(incoming: str | None) -> str:
+    """A sane incoming x-request-id, or a new id."""
+    return incoming if incoming and REQUEST_ID_RE.fullmatch(incoming) else "req_" + secrets.token_hex(12)
+
+
 def request_id() -> str:
-    """The request's id: a sane incoming x-request-id, or a new one (set once per request)."""
+    """The Quart request's id (set once per request)."""
     rid = g.get("request_id")
     if rid is None:
-        incoming = request.headers.get("x-request-id")
-        rid = incoming if incoming and REQUEST_ID_RE.fullmatch(incoming) else "req_" + secrets.token_hex(12)
-        g.request_id = rid
+        rid = g.request_id = new_request_id(request.headers.get("x-request-id"))
     return rid
 
 
-def error_response(err: GatewayError, headers: Mapping[str, str] | None = None) -> Response:
-    from .api.openai import dumps
-
-    resp = Response(dumps(err.body()), status=err.status, content_type=JSON)
+def error_headers(err: GatewayError) -> list[tuple[str, str]]:
+    """What an error response carries besides its JSON content type and length."""
+    h: list[tuple[str, str]] = []
     if err.status == 413:
         # The rest of the body is never read, so the connection cannot carry another request: say so,
         # or a client reusing it would see a dropped connection instead of an answer.
-        resp.headers["connection"] = "close"
-    for k, v in err.headers().items():
+        h.append(("connection", "close"))
+    h.extend(err.headers().items())
+    return h
+
+
+def error_response(err: GatewayError) -> Response:
+    from .api.openai import dumps
+
+    resp = Response(dumps(err.body()), status=err.status, content_type=JSON)
+    for k, v in error_headers(err):
         resp.headers[k] = v
-    if headers:
-        for k, v in headers.items():
-            resp.headers[k] = v
     return resp
+
+
+def http_error(exc: HTTPException, method: str, path: str, max_body: int) -> GatewayError:
+    """The OpenAI-shaped error for a werkzeug HTTP exception (unknown URL, wrong method, 413, 408, ...)."""
+    if isinstance(exc, HTTPNotFound):
+        return NotFound(f"Unknown request URL: {method} {path}. Please check the URL and method.",
+                        code="unknown_url")
+    if isinstance(exc, MethodNotAllowed):
+        allowed = ", ".join(sorted(exc.valid_methods or ()))
+        return GatewayError(f"Method {method} is not allowed for {path} (allowed: {allowed}).", status=405,
+                            type="invalid_request_error", code="method_not_allowed")
+    if isinstance(exc, RequestEntityTooLarge):
+        return PayloadTooLarge.over(max_body)
+    status = exc.code or 500
+    return GatewayError(exc.description or exc.name, status=status,
+                        type="invalid_request_error" if status < 500 else "server_error",
+                        code=exc.name.lower().replace(" ", "_"))
+
+
+def internal_error(exc: BaseException, method: str, path: str, rid: str) -> InternalError:
+    """Log an unexpected exception with its traceback; the opaque 500 to answer with."""
+    log.error("unhandled error in %s %s (request %s)", method, path, rid, exc_info=exc, extra={"request_id": rid})
+    return InternalError(f"The gateway hit an internal error; quote request id {rid} when reporting it.")
 
 
 def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
                holder: PolicyHolder | None = None, keys: KeyStore | None = None) -> Quart:
     """The gateway app. Raises dsl.PolicyError when the policy does not load (the CLI reports it)."""
     from .api import admin, openai as openai_api, ws
+    from .api.fast import FastPath
 
     holder = holder or load_policy_dir(Path(settings.policies))
     env = os.environ if env is None else env
@@ -169,7 +202,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     app = Quart("open_router")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["RESPONSE_TIMEOUT"] = None  # streams last as long as the upstream keeps sending
-    app.config["BODY_TIMEOUT"] = 60
+    app.config["BODY_TIMEOUT"] = BODY_TIMEOUT
     app.extensions["open_router"] = gw
 
     @app.before_request
@@ -180,7 +213,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     async def _stamp(resp: Response) -> Response:
         h = resp.headers
         h["x-request-id"] = request_id()
-        h["x-open-router-policy"] = g.get("policy_version") or holder.version
+        h["x-open-router-policy"] = holder.version
         return resp
 
     async def drain() -> None:
@@ -189,7 +222,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return
         try:
-            await asyncio.wait_for(request.get_data(cache=False), 5.0)
+            await asyncio.wait_for(request.get_data(cache=False), DRAIN_TIMEOUT)
         except Exception:  # too large, too slow, or already gone: the connection closes anyway
             pass
 
@@ -201,21 +234,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
 
     @app.errorhandler(HTTPException)
     async def _http_error(exc: HTTPException) -> Response:
-        if isinstance(exc, HTTPNotFound):
-            err: GatewayError = NotFound(f"Unknown request URL: {request.method} {request.path}. "
-                                         f"Please check the URL and method.", code="unknown_url")
-        elif isinstance(exc, MethodNotAllowed):
-            allowed = ", ".join(sorted(exc.valid_methods or ()))
-            err = GatewayError(f"Method {request.method} is not allowed for {request.path} "
-                               f"(allowed: {allowed}).", status=405, type="invalid_request_error",
-                               code="method_not_allowed")
-        elif isinstance(exc, RequestEntityTooLarge):
-            err = PayloadTooLarge(f"The request body is larger than the limit of {settings.max_body_bytes} bytes.")
-        else:
-            status = exc.code or 500
-            err = GatewayError(exc.description or exc.name, status=status,
-                               type="invalid_request_error" if status < 500 else "server_error",
-                               code=exc.name.lower().replace(" ", "_"))
+        err = http_error(exc, request.method, request.path, settings.max_body_bytes)
         if not isinstance(exc, RequestEntityTooLarge):
             await drain()
         resp = error_response(err)
@@ -225,11 +244,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
 
     @app.errorhandler(Exception)
     async def _unexpected(exc: Exception) -> Response:
-        rid = request_id()
-        log.error("unhandled error in %s %s (request %s)", request.method, request.path, rid,
-                  exc_info=exc, extra={"request_id": rid})
-        return error_response(InternalError(f"The gateway hit an internal error; quote request id {rid} "
-                                            f"when reporting it."))
+        return error_response(internal_error(exc, request.method, request.path, request_id()))
 
     @app.get("/healthz")
     async def _healthz() -> Response:
@@ -242,6 +257,8 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     openai_api.register(app, gw)
     admin.register(app, gw)
     ws.register(app, gw)
+    # POST /v1/chat/completions and /v1/embeddings are answered on ASGI, around Quart (gateway/api/fast.py).
+    app.asgi_app = FastPath(app.asgi_app, gw)  # type: ignore[method-assign]
 
     @app.before_serving
     async def _startup() -> None:

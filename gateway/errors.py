@@ -75,6 +75,12 @@ class PayloadTooLarge(GatewayError):
     type = "invalid_request_error"
     code = "request_too_large"
 
+    @classmethod
+    def over(cls, limit: int, length: int | None = None) -> PayloadTooLarge:
+        """The 413 for a body over ``limit`` bytes; ``length`` when a Content-Length announced it."""
+        size = "" if length is None else f" ({length} bytes)"
+        return cls(f"The request body{size} is larger than the limit of {limit} bytes.")
+
 
 class RateLimited(GatewayError):
     status = 429

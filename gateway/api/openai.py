@@ -1,13 +1,18 @@
-"""The OpenAI-compatible HTTP surface: /v1/chat/completions (JSON and SSE), /v1/embeddings, /v1/models.
+"""The OpenAI-compatible HTTP surface: /v1/chat/completions (JSON and SSE), /v1/embeddings, /v1/models,
+and what it shares with the WebSocket route (gateway/api/ws.py).
 
-One request: auth → read + validate the body → Facts → policy.decide → executor → response, then metrics
-and one decision-log line. Every response carries x-request-id and x-open-router-policy (stamped in
-app.py); served ones add x-open-router-model, x-open-router-rule and x-open-router-attempts.
+One request: read the body → auth → validate → Facts → policy.decide → executor → response, then metrics
+and one decision-log line (`finish`). Every response carries x-request-id and x-open-router-policy; served
+ones add x-open-router-model, x-open-router-rule and x-open-router-attempts.
+
+The two hot routes, POST /v1/chat/completions and /v1/embeddings, are answered on ASGI by
+gateway/api/fast.py, around Quart's per-request machinery; Quart only knows them (`register`) so that
+other methods on those paths still get its 405 and OPTIONS answers. /v1/models is a Quart route here.
 
 Streams: ``data: {chunk}\\n\\n`` ... ``data: [DONE]\\n\\n``. A failure after the first chunk sends one
 ``data: {"error": {...}}`` event and ends without [DONE] (the OpenAI SDKs raise on it), never a silent
-truncation. A client that disconnects cancels the handler task; the generator's ``finally`` closes the
-upstream stream (StreamRest.aclose), so the upstream connection is released at once.
+truncation. A client that disconnects cancels the handler task; `relay`'s ``finally`` closes the upstream
+stream (StreamRest.aclose), so the upstream connection is released at once.
 """
 from __future__ import annotations
 
@@ -18,12 +23,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
-from quart import Quart, Response, g, request
+from quart import Quart, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth import Principal
 from ..errors import GatewayError, InternalError, NotFound, PayloadTooLarge
-from ..schema import parse_json, validate_chat, validate_embeddings
 
 if TYPE_CHECKING:
     from dsl.decision import Decision
@@ -34,7 +38,8 @@ log = logging.getLogger("open_router.api")
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 JSON = "application/json"
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+CHAT_ROUTE = "/v1/chat/completions"
+EMBEDDINGS_ROUTE = "/v1/embeddings"
 _perf = time.perf_counter
 
 
@@ -93,50 +98,33 @@ def finish(gw: Gateway, s: Served, status: int, error: GatewayError | BaseExcept
     gw.decisions.emit(record)
 
 
-def served_headers(s: Served) -> dict[str, str]:
-    h: dict[str, str] = {}
-    if s.decision is not None:
-        h["x-open-router-rule"] = s.decision.rule
-    if s.model != "-":
-        h["x-open-router-model"] = s.model
-    if s.attempts:
-        h["x-open-router-attempts"] = str(len(s.attempts))
-    return h
-
-
 async def read_body(max_bytes: int) -> bytes:
-    """The raw body, 413 when it is larger than ``max_bytes`` (Content-Length first, then counted)."""
+    """The raw body of the Quart request, 413 when it is larger than ``max_bytes`` (Content-Length first,
+    then counted)."""
     length = request.content_length
     if length is not None and length > max_bytes:
-        raise PayloadTooLarge(f"The request body ({length} bytes) is larger than the limit of {max_bytes} bytes.")
+        raise PayloadTooLarge.over(max_bytes, length)
     try:
         return await request.get_data(cache=False)  # Quart counts chunked bodies against MAX_CONTENT_LENGTH
     except RequestEntityTooLarge:
-        raise PayloadTooLarge(f"The request body is larger than the limit of {max_bytes} bytes.") from None
+        raise PayloadTooLarge.over(max_bytes) from None
 
 
 def decide_chat(gw: Gateway, s: Served, body: dict, headers: Any) -> Decision:
-    policy = gw.policies.policy
+    """The policy's decision for a validated chat body; ``headers`` are the request's (name, value) pairs."""
     facts = gw.facts.chat(s.principal, body, headers, s.request_id)  # type: ignore[arg-type]
-    decision = policy.decide(facts)
-    s.decision = decision
-    g.policy_version = decision.policy_version
+    decision = s.decision = gw.policies.policy.decide(facts)
     return decision
 
 
-def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(obj), status=status, content_type=JSON, headers=headers)
+def decide_embeddings(gw: Gateway, s: Served, body: dict, headers: Any) -> Decision:
+    facts = gw.facts.embeddings(s.principal, body, headers, s.request_id)  # type: ignore[arg-type]
+    decision = s.decision = gw.policies.policy.decide(facts)
+    return decision
 
 
-def fail(gw: Gateway, s: Served, err: GatewayError) -> Response:
-    """The error response for a request that got past auth; also records it."""
-    attempts = getattr(err, "attempts", None)
-    if attempts:
-        s.attempts = tuple(attempts)
-    finish(gw, s, err.status, err)
-    from ..app import error_response
-
-    return error_response(err, served_headers(s))
+def json_response(obj: Any, status: int = 200) -> Response:
+    return Response(dumps(obj), status=status, content_type=JSON)
 
 
 async def stream_chunks(gw: Gateway, s: Served, decision: Decision, body: dict) -> tuple[dict, Any]:
@@ -194,74 +182,15 @@ async def relay(gw: Gateway, s: Served, first: dict, rest: Any) -> AsyncIterator
             finish(gw, s, status, error)
 
 
-async def _sse(gw: Gateway, s: Served, first: dict, rest: Any) -> AsyncIterator[bytes]:
-    events = relay(gw, s, first, rest)
-    try:
-        async for kind, item in events:
-            if kind == "chunk":
-                yield sse_event(item)
-            elif kind == "done":
-                yield SSE_DONE
-            else:
-                yield sse_event(item.body())
-    finally:
-        # `async for` does not close an async generator it leaves early (disconnect): close it now so the
-        # upstream is released and the request recorded without waiting for garbage collection.
-        await events.aclose()
-
-
 def register(app: Quart, gw: Gateway) -> None:
-    settings = gw.settings
-    max_body = settings.max_body_bytes
+    async def served_by_fast_path() -> Response:
+        raise RuntimeError("POST /v1/chat/completions and /v1/embeddings are answered by gateway.api.fast."
+                           "FastPath, which create_app installs around the Quart app")
 
-    @app.post("/v1/chat/completions")
-    async def chat_completions() -> Response:
-        s = Served("/v1/chat/completions", _perf(), g.request_id)
-        try:
-            raw = await read_body(max_body)  # first: answering before the body is in makes Hypercorn drop the connection
-            s.principal = await gw.auth.authenticate(request.headers)
-            body = validate_chat(parse_json(raw))
-            decision = decide_chat(gw, s, body, request.headers.items())
-            if body.get("stream") is True:
-                s.stream = True
-                first, rest = await stream_chunks(gw, s, decision, body)
-                resp = Response(_sse(gw, s, first, rest), content_type="text/event-stream",
-                                headers={**SSE_HEADERS, **served_headers(s)})
-                resp.timeout = None
-                return resp
-            t1 = _perf()
-            try:
-                out = await gw.executor.chat(decision, body)
-            finally:
-                s.upstream = _perf() - t1
-            s.attempts, s.model = out.attempts, out.target.model
-            resp = json_response(out.response, headers=served_headers(s))
-            finish(gw, s, 200)
-            return resp
-        except GatewayError as err:
-            return fail(gw, s, err)
-
-    @app.post("/v1/embeddings")
-    async def embeddings() -> Response:
-        s = Served("/v1/embeddings", _perf(), g.request_id)
-        try:
-            raw = await read_body(max_body)
-            s.principal = await gw.auth.authenticate(request.headers)
-            body = validate_embeddings(parse_json(raw))
-            facts = gw.facts.embeddings(s.principal, body, request.headers.items(), s.request_id)
-            decision = s.decision = gw.policies.policy.decide(facts)
-            g.policy_version = decision.policy_version
-            t1 = _perf()
-            try:
-                out = await gw.executor.embed(decision, body)
-            finally:
-                s.upstream = _perf() - t1
-            s.attempts, s.model = out.attempts, out.target.model
-            resp = json_response(out.response, headers=served_headers(s))
-            finish(gw, s, 200)
-            return resp
-        except GatewayError as err:
-            return fail(gw, s, err)
+    # Never reached through the app (FastPath takes every request these rules match); registered so Quart
+    # knows the paths and answers other methods on them with 405 + Allow, and OPTIONS, as for any route.
+    for path in (CHAT_ROUTE, EMBEDDINGS_ROUTE):
+        app.add_url_rule(path, "fast:" + path, served_by_fast_path, methods=["POST"])
 
     def model_obj(alias: str, m: Any, created: int) -> dict[str, Any]:
         return {"id": alias, "object": "model", "created": created, "owned_by": m.provider}
