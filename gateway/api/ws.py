@@ -19,6 +19,10 @@ Protocol (every frame is one JSON object in a text frame):
    (or after some) chunks; the connection stays open.
 4. Send the next request on the same connection once ``done`` or ``error`` arrived (requests are served
    one at a time, in order). Close the socket to stop; closing mid-stream cancels the upstream call.
+
+The key is checked again before every request frame (the Authenticator's cached lookup: a cache hit costs
+nothing, and a revoke through the admin API evicts at once, one from another process lands within the key
+cache TTL). A key that no longer authenticates gets the 401 error frame and the socket is closed (1008).
 """
 from __future__ import annotations
 
@@ -53,7 +57,7 @@ def _error_frame(err: GatewayError, request_id: str | None = None) -> str:
 def register(app: Quart, gw: Gateway) -> None:
     max_body = gw.settings.max_body_bytes
 
-    async def first_frame_auth() -> Principal | None:
+    async def first_frame_auth() -> tuple[str, Principal] | None:
         try:
             raw = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT)
         except asyncio.TimeoutError:
@@ -76,7 +80,7 @@ def register(app: Quart, gw: Gateway) -> None:
             await websocket.send(_error_frame(err))
             return None
         await websocket.send('{"type":"authenticated"}')
-        return principal
+        return frame["api_key"], principal
 
     async def serve_one(principal: Principal, raw: str | bytes) -> None:
         rid = "req_" + secrets.token_hex(12)
@@ -127,11 +131,21 @@ def register(app: Quart, gw: Gateway) -> None:
                 # Before accept: Hypercorn turns this into a plain HTTP 401 answer to the upgrade.
                 return Response(dumps(err.body()), status=401, content_type="application/json")
         await websocket.accept()
-        if principal is None:
-            principal = await first_frame_auth()
-            if principal is None:
+        if token is None:
+            authed = await first_frame_auth()
+            if authed is None:
                 await websocket.close(POLICY_VIOLATION)
                 return None
+            token, principal = authed
         while True:
             raw = await websocket.receive()
+            try:
+                # Again for every request: a key revoked while the socket is open stops working here.
+                principal = await gw.auth.principal(token)
+            except AuthError as err:
+                s = Served(ROUTE, time.perf_counter(), "req_" + secrets.token_hex(12), stream=True)
+                finish(gw, s, err.status, err)
+                await websocket.send(_error_frame(err, s.request_id))
+                await websocket.close(POLICY_VIOLATION)
+                return None
             await serve_one(principal, raw)

@@ -174,3 +174,33 @@ def test_closing_the_socket_mid_stream_closes_the_upstream(mock_gateway: Gateway
     run(go())
     assert closed.wait(10), "the upstream stream was not closed after the client left"
     assert left[0] > 0
+
+
+def test_a_key_revoked_while_the_socket_is_open_stops_working(mock_gateway: GatewayServer) -> None:
+    """The key is checked before every request frame, not only at the upgrade (header or first-frame auth)."""
+    admin = {"Authorization": f"Bearer {mock_gateway.admin_key}"}
+
+    async def go(first_frame: bool) -> None:
+        key_id, secret = mock_gateway.new_key("ops")
+        async with aiohttp.ClientSession() as s:
+            headers = {} if first_frame else {"Authorization": f"Bearer {secret}"}
+            async with s.ws_connect(url(mock_gateway), headers=headers) as ws:
+                if first_frame:
+                    await ws.send_json({"type": "auth", "api_key": secret})
+                    assert json.loads((await ws.receive()).data) == {"type": "authenticated"}
+                await ws.send_json(REQ)
+                _, done = await read_reply(ws)
+                assert done["type"] == "done"
+                async with s.delete(f"{mock_gateway.base_url}/admin/keys/{key_id}", headers=admin) as r:
+                    assert r.status == 200
+                await ws.send_json(REQ)
+                chunks, err = await read_reply(ws)
+                assert not chunks and err["type"] == "error" and err["error"]["code"] == "invalid_api_key"
+                contract_validator("ErrorResponse").validate({"error": err["error"]})
+                assert secret not in json.dumps(err)
+                closing = await ws.receive()
+                assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+                assert ws.close_code == 1008
+
+    run(go(first_frame=False))
+    run(go(first_frame=True))
