@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterable
 from .ast import PolicySet
 from .decision import Decision, Facts, Plan, Target, TraceStep
 from .errors import Diagnostic, PolicyCheckError, PolicyError, PolicySyntaxError
-from .syntax import load, parse_text
+from .syntax import gc_paused, load, parse_text
 
 if TYPE_CHECKING:
     from .tree import Policy
@@ -55,9 +55,10 @@ def compile_policy(ps: PolicySet, version: str | None = None) -> "Policy":
 
 def load_policy(paths: Iterable[str | Path]) -> tuple["Policy", list[Diagnostic]]:
     """Parse, check and compile. Raises PolicyError on any error; returns the policy and its warnings."""
-    ps = load(paths)
-    diags = check_policy(ps)
-    errors = [d for d in diags if d.severity == "error"]
-    if errors:
-        raise PolicyCheckError(errors)
-    return compile_policy(ps), [d for d in diags if d.severity != "error"]
+    with gc_paused():
+        ps = load(paths)
+        diags = check_policy(ps)
+        errors = [d for d in diags if d.severity == "error"]
+        if errors:
+            raise PolicyCheckError(errors)
+        return compile_policy(ps), [d for d in diags if d.severity != "error"]
