@@ -41,6 +41,7 @@ import json
 import math
 import struct
 import threading
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterator, Mapping, TypeVar
 
@@ -635,7 +636,7 @@ def fake_upstream() -> Iterator[Callable[..., FakeUpstream]]:
         fake.stop()
 
 
-CONTRACTS = "/work/shared/contracts/openai-chat-embeddings-models.openapi.json"
+CONTRACTS = str(Path(__file__).resolve().parents[1] / "contracts" / "openai-chat-embeddings-models.openapi.json")
 
 
 @functools.lru_cache(maxsize=None)
