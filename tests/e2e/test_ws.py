@@ -199,8 +199,9 @@ def test_a_key_revoked_while_the_socket_is_open_stops_working(mock_gateway: Gate
                 contract_validator("ErrorResponse").validate({"error": err["error"]})
                 assert secret not in json.dumps(err)
                 closing = await ws.receive()
-                assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-                assert ws.close_code == 1008
+                # The server's close frame (aiohttp's close_code may read 1006 when the server drops the TCP
+                # connection before aiohttp's own close frame is written back).
+                assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 1008
 
     run(go(first_frame=False))
     run(go(first_frame=True))
