@@ -24,6 +24,9 @@ What the Quart handlers did, and this keeps:
   ``http.disconnect`` while the upstream is awaited or a stream relayed, and cancels the handler, so the
   executor gives up its attempt and `relay`'s ``finally`` closes the upstream stream and records a 499.
   The handler then ends quietly, as Quart's did.
+- Every request that reaches a route is recorded once (metrics and the decision log, `finish`): served
+  ones, errors, an unexpected exception as 500 (also one after a stream began), and a client that left —
+  before its body was in, while the upstream was awaited, or mid-stream — as 499.
 """
 from __future__ import annotations
 
@@ -70,6 +73,7 @@ SSE_FIRST = ((b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"))
 RULE, MODEL, ATTEMPTS = b"x-open-router-rule", b"x-open-router-model", b"x-open-router-attempts"
 REQUEST_ID, POLICY, LENGTH = b"x-request-id", b"x-open-router-policy", b"content-length"
 STREAM_END = {"type": "http.response.body", "body": b"", "more_body": False}  # never mutated by servers
+CLIENT_CLOSED = 499  # nginx's "client closed request": recorded for a request whose client left
 
 
 class Headers(dict[str, str]):
@@ -142,6 +146,7 @@ class FastPath:
         try:
             raw = await self._read_body(x, headers)
             if raw is None:
+                finish(gw, s, CLIENT_CLOSED)
                 return  # the client left before its body was in: nobody to answer
             s.principal = await gw.auth.authenticate(headers)
             if chat:
@@ -170,24 +175,29 @@ class FastPath:
             finish(gw, s, 200)
             await _respond(x, 200, h, payload)
         except GatewayError as err:
-            if x.started:
-                raise
             attempts = getattr(err, "attempts", None)
             if attempts:
                 s.attempts = tuple(attempts)
             finish(gw, s, err.status, err)
+            if x.started:
+                raise
             await self._error(x, err, served=True)
         except _BodyTimeout:
             # Not recorded, as Quart's errorhandler answered it outside the route.
             await self._error(x, http_error(RequestTimeout(), "POST", path, self.max_body), served=False)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            # Unless `relay` already recorded it (a stream it relayed ends that way too).
+            finish(gw, s, CLIENT_CLOSED if x.left else 503, exc)
             if not x.left:
                 raise  # not ours (the server is shutting down): let it through
             _current_task().uncancel()  # type: ignore[union-attr]
         except Exception as exc:
             if x.started:
+                finish(gw, s, 500, exc)
                 raise
-            await self._error(x, internal_error(exc, "POST", path, s.request_id), served=False)
+            err = internal_error(exc, "POST", path, s.request_id)
+            finish(gw, s, err.status, exc)
+            await self._error(x, err, served=False)
 
     async def _read_body(self, x: _Exchange, headers: Headers) -> bytes | None:
         """The whole body, or None when the client disconnected first. 413 past the limit; _BodyTimeout."""

@@ -67,10 +67,19 @@ class Served:
     attempts: tuple[Any, ...] = ()
     model: str = "-"  # the policy alias that served (bounded label), "-" before one is known
     stream: bool = False
+    recorded: bool = False  # `finish` ran: metrics and the decision log have this request
 
 
 def finish(gw: Gateway, s: Served, status: int, error: GatewayError | BaseException | None = None) -> None:
-    """Metrics and the decision-log line for a finished request."""
+    """Metrics and the decision-log line for a finished request (once: a second call does nothing, so a
+    handler's last-resort recording never doubles what `relay` or an earlier branch recorded)."""
+    if s.recorded:
+        return
+    s.recorded = True
+    _record(gw, s, status, error)
+
+
+def _record(gw: Gateway, s: Served, status: int, error: GatewayError | BaseException | None) -> None:
     total = _perf() - s.t0
     if s.model == "-" and s.attempts:
         s.model = s.attempts[-1].target.model

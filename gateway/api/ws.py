@@ -37,6 +37,7 @@ from quart import Quart, Response, websocket
 from ..auth import Principal, token_from
 from ..errors import AuthError, GatewayError, InvalidRequest
 from ..schema import parse_json, validate_chat
+from ..app import internal_error
 from .openai import Served, decide_chat, dumps, finish, relay, stream_chunks
 
 if TYPE_CHECKING:
@@ -105,6 +106,14 @@ def register(app: Quart, gw: Gateway) -> None:
             if attempts:
                 s.attempts = tuple(attempts)
             finish(gw, s, err.status, err)
+            await websocket.send(_error_frame(err, rid))
+            return
+        except asyncio.CancelledError as exc:
+            finish(gw, s, 499, exc)  # the client closed the socket while the upstream was awaited
+            raise
+        except Exception as exc:  # a bug: recorded, answered with the opaque error frame; the socket stays
+            err = internal_error(exc, "WEBSOCKET", ROUTE, rid)
+            finish(gw, s, err.status, exc)
             await websocket.send(_error_frame(err, rid))
             return
         events = relay(gw, s, first, rest)

@@ -205,3 +205,30 @@ def test_a_key_revoked_while_the_socket_is_open_stops_working(mock_gateway: Gate
 
     run(go(first_frame=False))
     run(go(first_frame=True))
+
+
+def test_an_unexpected_exception_is_an_error_frame_and_recorded(mock_gateway: GatewayServer,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    lines: list[dict] = []
+    monkeypatch.setattr(mock_gateway.gw.decisions, "emit", lines.append)
+
+    async def bug(decision: Any, body: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(mock_gateway.gw.executor, "stream", bug)
+
+    async def go() -> None:
+        async with aiohttp.ClientSession() as s:
+            async with s.ws_connect(url(mock_gateway), headers={"Authorization": f"Bearer {mock_gateway.key}"}) as ws:
+                await ws.send_json(REQ)
+                chunks, err = await read_reply(ws)
+                assert not chunks and err["error"]["code"] == "internal_error"
+                assert "secret" not in json.dumps(err) and err["request_id"] in err["error"]["message"]
+                monkeypatch.undo()
+                await ws.send_json(REQ)  # the socket stays open
+                _, done = await read_reply(ws)
+                assert done["type"] == "done"
+
+    run(go())
+    assert [(line["route"], line["status"], line["error"]) for line in lines[:1]] \
+        == [("/v1/chat/completions/ws", 500, "RuntimeError")]

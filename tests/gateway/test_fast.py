@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -290,8 +291,17 @@ def test_disconnect_mid_stream_closes_the_upstream(lone: tuple[FakeUpstream, Gat
     assert 'open_router_requests_total{route="/v1/chat/completions",model="oai",status="499"} 1' in metrics
 
 
-def test_disconnect_while_awaiting_the_upstream_cancels_it(lone: tuple[FakeUpstream, GatewayServer]) -> None:
+def recorded(server: GatewayServer, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """The decision-log records the server emits from now on (each request's `finish`)."""
+    lines: list[dict] = []
+    monkeypatch.setattr(server.gw.decisions, "emit", lines.append)
+    return lines
+
+
+def test_disconnect_while_awaiting_the_upstream_cancels_it(lone: tuple[FakeUpstream, GatewayServer],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     fake, server = lone
+    lines = recorded(server, monkeypatch)
     fake.default = Behaviour(delay=10)
     body = json.dumps(CHAT).encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
@@ -300,7 +310,65 @@ def test_disconnect_while_awaiting_the_upstream_cancels_it(lone: tuple[FakeUpstr
         wait_for(lambda: len(fake.requests) == 1 and in_flight(server) == 1, 5, "the upstream call began")
     wait_for(lambda: in_flight(server) == 0, 3, "the upstream call was cancelled")
     wait_for(lambda: open_upstream_connections(fake) == 0, 3, "the upstream connection was closed")
+    wait_for(lambda: bool(lines), 3, "the request was recorded")
+    assert [(line["route"], line["status"], line["stream"], line["key"]) for line in lines] \
+        == [("/v1/chat/completions", 499, False, server.key_id)]
+    metrics = httpx.get(server.base_url + "/metrics").text
+    assert 'open_router_requests_total{route="/v1/chat/completions",model="-",status="499"} 1' in metrics
     fake.default = Behaviour()  # and the gateway serves on
     r = httpx.post(server.base_url + "/v1/embeddings", json={"model": "emb", "input": "x"},
                    headers={"Authorization": f"Bearer {server.key}"}, timeout=30)
     assert r.status_code == 200
+
+
+def test_disconnect_before_the_first_chunk_or_the_body_is_recorded(lone: tuple[FakeUpstream, GatewayServer],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, server = lone
+    lines = recorded(server, monkeypatch)
+    fake.default = Behaviour(delay=10)  # the stream's first chunk never comes in time
+    body = json.dumps({**CHAT, "stream": True}).encode()
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nhost: g\r\nauthorization: Bearer %s\r\ncontent-length: %d\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head % (server.key.encode(), len(body)) + b"x-request-id: rid-stream\r\n\r\n" + body)
+        wait_for(lambda: len(fake.requests) == 1 and in_flight(server) == 1, 5, "the upstream call began")
+    wait_for(lambda: in_flight(server) == 0, 3, "the upstream call was cancelled")
+    reading = threading.Event()
+    read_body = server.app.asgi_app._read_body
+
+    async def read_body_seen(*args: Any) -> Any:
+        reading.set()
+        return await read_body(*args)
+
+    monkeypatch.setattr(server.app.asgi_app, "_read_body", read_body_seen)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head % (server.key.encode(), 100) + b"x-request-id: rid-body\r\n\r\n" + b'{"model": ')
+        assert reading.wait(5)  # the gateway is reading the body; the client leaves before it is all in
+    wait_for(lambda: len(lines) == 2, 3, "both requests were recorded")
+    assert [(line["request_id"], line["status"], line["stream"]) for line in lines] \
+        == [("rid-stream", 499, True), ("rid-body", 499, False)]
+
+
+def test_an_unexpected_exception_is_recorded_as_500(served: tuple[FakeUpstream, GatewayServer],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _, server = served
+    lines = recorded(server, monkeypatch)
+
+    async def bug(decision: Any, body: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(server.gw.executor, "chat", bug)
+    monkeypatch.setattr(server.gw.executor, "stream", bug)
+    monkeypatch.setattr(server.gw.executor, "embed", bug)
+    auth = {"Authorization": f"Bearer {server.key}"}
+    with httpx.Client(base_url=server.base_url, timeout=30) as c:
+        for rid, path, body in [("rid-chat", "/v1/chat/completions", CHAT),
+                                ("rid-sse", "/v1/chat/completions", {**CHAT, "stream": True}),
+                                ("rid-emb", "/v1/embeddings", {"model": "emb", "input": "x"})]:
+            r = c.post(path, json=body, headers={**auth, "x-request-id": rid})
+            assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+    assert [(line["request_id"], line["status"], line["error"], line["rule"]) for line in lines] \
+        == [(rid, 500, "RuntimeError", "default") for rid in ("rid-chat", "rid-sse", "rid-emb")]
+    assert lines[1]["stream"] is True and lines[0]["key"] == server.key_id
+    metrics = httpx.get(server.base_url + "/metrics").text
+    assert 'open_router_requests_total{route="/v1/chat/completions",model="-",status="500"} 2' in metrics
+    assert 'open_router_requests_total{route="/v1/embeddings",model="-",status="500"} 1' in metrics
