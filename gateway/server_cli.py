@@ -68,13 +68,18 @@ def _settings(**flags: Any) -> Any:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from .keys import KeyStore
+    return _open_store(_settings(db=args.db).db, ttl=0)
 
-    settings = _settings(db=args.db)
+
+def _open_store(db: str, **kw: Any) -> Any:
+    """The key store at ``db``, or exit 2 with one line (never the database password)."""
+    from .keys import KeyStore
+    from .settings import mask_url, scrub
+
     try:
-        return KeyStore(settings.db, ttl=0)
+        return KeyStore(db, **kw)
     except Exception as exc:  # a bad URL or unreachable database: one line, not a traceback
-        print(f"open-router: cannot open the key database {settings.db!r}: {exc}", file=sys.stderr)
+        print(f"open-router: cannot open the key database {mask_url(db)}: {scrub(str(exc), db)}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -153,6 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app, load_policy_dir
     from .observe import configure_logging
+    from .settings import scrub
 
     configure_logging(settings.log_level, settings.log_format)
     try:
@@ -165,10 +171,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     for w in holder.warnings:
         print(w, file=sys.stderr)
+    keys = _open_store(settings.db, ttl=settings.key_cache_ttl)
     try:
-        app = create_app(settings, holder=holder)
-    except Exception as exc:  # e.g. an unreachable database
-        print(f"open-router: cannot start: {exc}", file=sys.stderr)
+        app = create_app(settings, holder=holder, keys=keys)
+    except Exception as exc:
+        keys.close()
+        print(f"open-router: cannot start: {scrub(str(exc), settings.db)}", file=sys.stderr)
         return 2
     try:
         sock = _bind(settings.host, settings.port)

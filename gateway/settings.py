@@ -3,16 +3,66 @@
     settings = Settings.load(os.environ, port=9000)      # flags (non-None) win over the environment
 
 A bad value raises `SettingsError` whose message is one line naming the setting and its source; the CLI
-prints it and exits 2.
+prints it and exits 2. The database URL's password is never shown: `mask_url` masks it in messages,
+`redacted()` and repr().
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "OPEN_ROUTER_"
+MASK = "***"
+
+# A URL's userinfo password, for what sqlalchemy cannot parse: from the first ':' after the user to the last
+# '@' (a password may hold an unescaped '@'), after an optional scheme or a "//".
+_USERINFO_RE = re.compile(r"((?:^[^:/@\s]*://|//|^)[^:/@\s]*):.*@")
+_QUERY_PASSWORD_RE = re.compile(r"(?i)([?&](?:password|passwd|pwd)=)[^&\s]*")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password masked, for anything a person or a log may see: sqlalchemy's rendering
+    (``postgresql://u:***@host/db``), or a regex for what it cannot parse (a malformed setting) or would
+    split wrongly (an unescaped '@' in the password). A password in the query string is masked too."""
+    masked = None
+    if url.count("@") <= 1:
+        try:
+            from sqlalchemy.engine import make_url
+
+            masked = make_url(url).render_as_string(hide_password=True)
+        except Exception:  # not a URL sqlalchemy parses
+            masked = None
+    if masked is None:
+        masked = _USERINFO_RE.sub(rf"\1:{MASK}@", url)
+    return _QUERY_PASSWORD_RE.sub(rf"\1{MASK}", masked)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (an error message from a driver, say) with ``url`` masked and its password nowhere."""
+    text = text.replace(url, mask_url(url))
+    for secret in _passwords(url):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def _passwords(url: str) -> Iterable[str]:
+    found: set[str] = set()
+    try:
+        from sqlalchemy.engine import make_url
+
+        pw = make_url(url).password
+        if pw:
+            found.add(str(pw))
+    except Exception:
+        pass
+    m = _USERINFO_RE.search(url)
+    if m:
+        found.add(m.group(0)[len(m.group(1)) + 1:-1])
+    found.update(q.split("=", 1)[1] for q in re.findall(r"(?i)[?&](?:password|passwd|pwd)=[^&\s]*", url))
+    return sorted((p for p in found if len(p) >= 3), key=len, reverse=True)  # longest first
 
 
 class SettingsError(ValueError):
@@ -76,10 +126,26 @@ class Settings(BaseModel):
             err = exc.errors()[0]
             name = str(err["loc"][0]) if err["loc"] else "?"
             where = source.get(name, name)
-            shown = "<hidden>" if name == "admin_key" else repr(values.get(name))
+            value = values.get(name)
+            if name == "admin_key":
+                shown = "<hidden>"
+            elif name == "db" and isinstance(value, str):
+                shown = repr(mask_url(value))
+            else:
+                shown = repr(value)
             raise SettingsError(f"invalid setting {where}={shown}: {err['msg']}") from None
 
     def redacted(self) -> dict[str, Any]:
+        """The settings as JSON, fit to show: no admin key, no database password."""
         out = self.model_dump(mode="json")
         out["admin_key"] = None if self.admin_key is None else "<set>"
+        out["db"] = mask_url(self.db)
         return out
+
+    def __repr_args__(self) -> Any:  # repr() and str() hide the same
+        for name, value in super().__repr_args__():
+            if name == "db" and isinstance(value, str):
+                value = mask_url(value)
+            elif name == "admin_key" and value is not None:
+                value = "<set>"
+            yield name, value

@@ -165,3 +165,39 @@ def test_cli_db_from_environment_and_bad_url(tmp_path: Path) -> None:
     assert r.returncode == 0 and KeyStore(env_db).lookup(r.stdout.splitlines()[-1]) is not None
     r = cli("keys", "create", "--team", "t", "--db", "not-a-url")
     assert r.returncode == 2 and "--db" in r.stderr
+
+
+# --------------------------------------------------------------------------- the database password
+
+
+LEAKY_DB = "postgresql://u:hunter2@127.0.0.1:1/x"
+
+
+def test_cli_never_prints_the_database_password(tmp_path: Path) -> None:
+    from tests.gateway.conftest import policy_dir
+
+    r = cli("keys", "list", "--db", LEAKY_DB)
+    assert r.returncode == 2 and "hunter2" not in r.stdout + r.stderr
+    assert "postgresql://u:***@127.0.0.1:1/x" in r.stderr
+    r = cli("serve", "--policies", str(policy_dir(tmp_path)), "--port", "0", "--db", LEAKY_DB)
+    assert r.returncode == 2 and "hunter2" not in r.stdout + r.stderr and "u:***@127.0.0.1" in r.stderr
+    for bad in ("postgresql//u:hunter2@127.0.0.1/x", "u:hunter2@db.example"):  # not URLs: a settings error
+        r = cli("keys", "list", "--db", bad)
+        assert r.returncode == 2 and "--db" in r.stderr and "hunter2" not in r.stdout + r.stderr, r.stderr
+        assert "u:***@" in r.stderr
+
+
+def test_settings_never_show_the_database_password() -> None:
+    from gateway.settings import Settings, SettingsError, mask_url, scrub
+
+    s = Settings(db=LEAKY_DB, admin_key="admin-secret")
+    assert s.redacted()["db"] == "postgresql://u:***@127.0.0.1:1/x" and s.redacted()["admin_key"] == "<set>"
+    assert "hunter2" not in repr(s) + str(s) and "admin-secret" not in repr(s)
+    with pytest.raises(SettingsError) as info:
+        Settings.load({"OPEN_ROUTER_DB": "postgres//u:hunter2@h/x"})
+    assert "hunter2" not in str(info.value) and "OPEN_ROUTER_DB" in str(info.value)
+    assert mask_url("sqlite:///open-router.db") == "sqlite:///open-router.db"
+    assert mask_url("postgresql://u:p@ss@h/x") == "postgresql://u:***@h/x"  # an unescaped '@' in the password
+    assert "zzzz" not in mask_url("postgresql://h/db?sslmode=require&password=zzzz")
+    assert scrub(f"cannot connect to {LEAKY_DB} as u with hunter2", LEAKY_DB) \
+        == "cannot connect to postgresql://u:***@127.0.0.1:1/x as u with ***"
