@@ -15,14 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
+
+from .errors import GatewayError
+
+log = logging.getLogger("open_router.keys")
 
 SECRET_PREFIX = "sk-or-"
 SECRET_RE = re.compile(r"sk-or-[A-Za-z0-9_-]{43}")
@@ -46,8 +52,37 @@ virtual_keys = sa.Table(
 )
 
 
-class KeyStoreError(Exception):
-    """A key-store operation that cannot be done (unknown key, bad input); str() is fit for a user."""
+class KeyStoreError(GatewayError):
+    """A key-store operation that cannot be done (unknown key, bad input); str() is fit for a user. A
+    GatewayError: uncaught, it answers 400 (the admin API turns an unknown key into its own 404)."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_key_request"
+
+
+class KeyStoreUnavailable(KeyStoreError):
+    """The database could not be reached or stayed locked: 503, and the request may be retried. The
+    message is the same for every cause (never the driver's text, which may name hosts); the cause is
+    logged."""
+
+    status = 503
+    type = "server_error"
+    code = "key_store_unavailable"
+
+    def __init__(self, message: str = "The key store is unavailable (busy or unreachable); retry shortly.",
+                 **kw: Any) -> None:
+        super().__init__(message, **kw)
+
+
+@contextmanager
+def _unavailable(what: str) -> Iterator[None]:
+    """Database failures (unreachable, locked past the busy timeout, pool exhausted) → KeyStoreUnavailable."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+        log.error("key store: %s failed: %s", what, type(exc).__name__, exc_info=exc)
+        raise KeyStoreUnavailable() from exc
 
 
 @dataclass(frozen=True)
@@ -146,7 +181,7 @@ class KeyStore:
             team=team, project=project or None, app=app or None, cost_center=cost_center or None,
             created_at=datetime.now(timezone.utc),
         )
-        with self.engine.begin() as conn:
+        with _unavailable("create"), self.engine.begin() as conn:
             conn.execute(virtual_keys.insert().values(
                 id=record.id, secret_sha256=hash_secret(secret), prefix=record.prefix, team=record.team,
                 project=record.project, app=record.app, cost_center=record.cost_center,
@@ -159,18 +194,18 @@ class KeyStore:
         q = sa.select(virtual_keys).order_by(virtual_keys.c.created_at, virtual_keys.c.id)
         if not include_revoked:
             q = q.where(virtual_keys.c.revoked_at.is_(None))
-        with self.engine.connect() as conn:
+        with _unavailable("list"), self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(q)]
 
     def get(self, key_id: str) -> KeyRecord | None:
-        with self.engine.connect() as conn:
+        with _unavailable("get"), self.engine.connect() as conn:
             row = conn.execute(sa.select(virtual_keys).where(virtual_keys.c.id == key_id)).first()
         return None if row is None else _record(row)
 
     def revoke(self, key_id: str) -> KeyRecord:
         """Revoke ``key_id`` (idempotent) and evict it from this process's cache at once."""
         now = datetime.now(timezone.utc)
-        with self.engine.begin() as conn:
+        with _unavailable("revoke"), self.engine.begin() as conn:
             conn.execute(virtual_keys.update()
                          .where(virtual_keys.c.id == key_id, virtual_keys.c.revoked_at.is_(None))
                          .values(revoked_at=now))
@@ -189,7 +224,7 @@ class KeyStore:
     # ------------------------------------------------------------------ hot path
 
     def _query(self, digest: str) -> KeyRecord | None:
-        with self.engine.connect() as conn:
+        with _unavailable("lookup"), self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(virtual_keys).where(virtual_keys.c.secret_sha256 == digest,
                                               virtual_keys.c.revoked_at.is_(None))

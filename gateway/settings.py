@@ -14,6 +14,8 @@ from typing import Any, Iterable, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .errors import GatewayError
+
 ENV_PREFIX = "OPEN_ROUTER_"
 MASK = "***"
 
@@ -65,8 +67,12 @@ def _passwords(url: str) -> Iterable[str]:
     return sorted((p for p in found if len(p) >= 3), key=len, reverse=True)  # longest first
 
 
-class SettingsError(ValueError):
-    """A setting that cannot be used; str() is one line fit for stderr."""
+class SettingsError(GatewayError, ValueError):
+    """A setting that cannot be used; str() is one line fit for stderr. Raised before anything serves, so it
+    never reaches HTTP (its status, 500, says "the gateway is misconfigured" should one ever be answered);
+    still a ValueError, as it always was."""
+
+    code = "invalid_setting"
 
 
 class Settings(BaseModel):

@@ -17,7 +17,7 @@ from quart import Quart, Response, request
 
 from ..auth import check_admin
 from ..errors import InvalidRequest, NotFound
-from ..keys import KeyStoreError
+from ..keys import KeyStoreError, KeyStoreUnavailable
 from ..schema import parse_json
 from .openai import json_response, read_body
 
@@ -62,6 +62,8 @@ def register(app: Quart, gw: Gateway) -> None:
         fields = _key_fields(parse_json(raw))
         try:
             record, secret = await asyncio.to_thread(store.create, **fields)
+        except KeyStoreUnavailable:
+            raise
         except KeyStoreError as exc:
             raise InvalidRequest(str(exc)) from None
         return json_response({**record.as_json(), "key": secret}, status=201)
@@ -77,6 +79,8 @@ def register(app: Quart, gw: Gateway) -> None:
         guard()
         try:
             record = await asyncio.to_thread(store.revoke, key_id)
+        except KeyStoreUnavailable:
+            raise
         except KeyStoreError:
             raise NotFound(f"No key with id '{key_id}'.", param="key_id", code="key_not_found") from None
         store.evict(key_id)  # again on the loop thread: a lookup may have re-cached it meanwhile

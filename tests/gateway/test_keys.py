@@ -201,3 +201,65 @@ def test_settings_never_show_the_database_password() -> None:
     assert "zzzz" not in mask_url("postgresql://h/db?sslmode=require&password=zzzz")
     assert scrub(f"cannot connect to {LEAKY_DB} as u with hunter2", LEAKY_DB) \
         == "cannot connect to postgresql://u:***@127.0.0.1:1/x as u with ***"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_error_roots_and_statuses() -> None:
+    import gateway
+    from gateway.errors import GatewayError
+    from gateway.keys import KeyStoreUnavailable
+    from gateway.settings import SettingsError
+
+    assert gateway.GatewayError is GatewayError
+    assert issubclass(KeyStoreError, GatewayError) and KeyStoreError("x").status == 400
+    assert issubclass(KeyStoreUnavailable, KeyStoreError) and KeyStoreUnavailable().status == 503
+    assert issubclass(SettingsError, GatewayError) and issubclass(SettingsError, ValueError)
+    assert SettingsError("bad").status == 500 and str(SettingsError("bad")) == "bad"
+    from gateway.app import create_app
+
+    assert gateway.create_app is create_app
+    r = subprocess.run([sys.executable, "-c", "import sys, gateway, gateway.api; "
+                        "print(sorted(m for m in ('quart', 'sqlalchemy', 'hypercorn', 'dsl') if m in sys.modules))"],
+                       capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "[]"  # `import gateway` stays cheap
+    import gateway.api
+
+    assert gateway.__doc__ and gateway.api.__doc__
+
+
+def test_an_unavailable_key_store_is_503(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlalchemy as sa
+
+    from gateway.app import create_app, load_policy_dir
+    from gateway.keys import KeyStoreUnavailable
+    from gateway.settings import Settings
+    from tests.gateway.conftest import policy_dir
+
+    settings = Settings(policies=policy_dir(tmp_path), db=f"sqlite:///{tmp_path / 'k.db'}", admin_key="adm")
+    app = create_app(settings, env={}, holder=load_policy_dir(settings.policies))
+    store = app.extensions["open_router"].keys
+    _, secret = store.create("eng")
+
+    def locked(*a: object, **kw: object) -> None:
+        raise sa.exc.OperationalError("SELECT ...", {}, Exception("database is locked at /secret/path"))
+
+    monkeypatch.setattr(store.engine, "connect", locked)
+    monkeypatch.setattr(store.engine, "begin", locked)
+    with pytest.raises(KeyStoreUnavailable):
+        store.lookup(secret)
+
+    async def go() -> None:
+        c = app.test_client()
+        chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        for r in (await c.post("/v1/chat/completions", json=chat, headers={"Authorization": f"Bearer {secret}"}),
+                  await c.get("/v1/models", headers={"Authorization": f"Bearer {secret}"}),
+                  await c.post("/admin/keys", json={"team": "t"}, headers={"Authorization": "Bearer adm"}),
+                  await c.delete("/admin/keys/key_x", headers={"Authorization": "Bearer adm"})):
+            assert r.status_code == 503
+            err = (await r.get_json())["error"]
+            assert err["code"] == "key_store_unavailable" and err["type"] == "server_error"
+            assert "secret" not in err["message"] and "locked at" not in err["message"]
+
+    asyncio.run(go())
