@@ -7,9 +7,15 @@ random bits, so there is nothing to brute-force.)
 
 The lookup cache maps hash → (expiry, KeyRecord | None) for ``ttl`` seconds, so a key revoked by another
 process (the CLI, another replica) stops working within ``ttl``; ``revoke`` through this store evicts at
-once. The database calls are synchronous: on SQLite a cache miss is one indexed point query (tens of
-microseconds) and runs inline on the event loop; for any other database ``lookup_async`` runs the miss
-in a worker thread so a slow network round trip never blocks the loop.
+once. The database calls are synchronous; ``lookup_async`` (what the Authenticator calls) answers a cache
+hit at once and runs a miss in a worker thread, on every database: a point query is cheap, but a slow
+network round trip, or a SQLite file locked by a writer in another process (the busy timeout waits up to
+BUSY_TIMEOUT seconds), must stall that one request, never the event loop. A database still locked or down
+after that raises KeyStoreUnavailable (503).
+
+SQLite databases run in WAL mode (``journal_mode=WAL``, set on every connection; it persists in the file):
+readers never wait for a writer, so `open-router keys create` or an admin write in another process does not
+hold up lookups at all.
 """
 from __future__ import annotations
 
@@ -34,6 +40,7 @@ SECRET_PREFIX = "sk-or-"
 SECRET_RE = re.compile(r"sk-or-[A-Za-z0-9_-]{43}")
 DISPLAY_CHARS = 4  # random characters of the secret kept for display, after the fixed prefix
 CACHE_MAX = 50_000  # entries before the cache is dropped wholesale (bounded memory under bad-key floods)
+BUSY_TIMEOUT = 5.0  # seconds a SQLite statement waits for another connection's lock (in a worker thread)
 
 metadata = sa.MetaData()
 
@@ -145,6 +152,18 @@ def _record(row: Any) -> KeyRecord:
     )
 
 
+def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:
+    """WAL for a file database (an in-memory one stays "memory"): readers and a writer no longer block each
+    other."""
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")
+    except Exception as exc:  # switching needs a moment alone with the file; without WAL, lookups still work
+        log.warning("key store: could not switch SQLite to WAL (%s); readers may wait for writers", exc)
+    finally:
+        cur.close()
+
+
 class KeyStore:
     """The key table plus the lookup cache. One per app (or per CLI command)."""
 
@@ -154,9 +173,11 @@ class KeyStore:
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
-            # Lookups run on the event-loop thread, admin writes in worker threads: one file, many threads.
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 5}
+            # Lookups and admin writes run in worker threads: one file, many threads.
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT}
         self.engine = sa.create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_wal)
         self.ttl = ttl
         self.clock = clock
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
@@ -256,9 +277,8 @@ class KeyStore:
         return rec
 
     async def lookup_async(self, secret: str) -> KeyRecord | None:
-        """``lookup`` for the event loop: a cache hit returns at once; a miss on a server DB uses a thread."""
-        if self.is_sqlite:
-            return self.lookup(secret)
+        """``lookup`` for the event loop: a cache hit returns at once; a miss queries in a worker thread, so
+        a slow or locked database holds up this request only."""
         if not SECRET_RE.fullmatch(secret):
             return None
         digest = hash_secret(secret)

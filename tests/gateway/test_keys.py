@@ -263,3 +263,67 @@ def test_an_unavailable_key_store_is_503(tmp_path: Path, monkeypatch: pytest.Mon
             assert "secret" not in err["message"] and "locked at" not in err["message"]
 
     asyncio.run(go())
+
+
+# --------------------------------------------------------------------------- lookups never stall the loop
+
+
+def test_sqlite_runs_in_wal_mode(db: str, tmp_path: Path) -> None:
+    KeyStore(db).create("eng")
+    assert sqlite3.connect(tmp_path / "keys.db").execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_writer_holding_the_lock_does_not_stall_lookups(gateway: GatewayServer) -> None:
+    """Another process's write transaction (as `open-router keys create` holds one) is open while a request
+    with a key not yet cached comes in: it is served before the writer commits."""
+    _, secret = gateway.new_key("ops")
+    path = gateway.db_url.removeprefix("sqlite:///")
+    writer = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        writer.execute("begin exclusive")
+        writer.execute("update virtual_keys set team = team where id = 'none'")
+        r = httpx.post(gateway.base_url + "/v1/chat/completions", timeout=30,
+                       json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+                       headers={"Authorization": f"Bearer {secret}"})
+        assert writer.in_transaction  # still holding the lock
+        assert r.status_code == 200, r.text
+    finally:
+        writer.execute("rollback")
+        writer.close()
+
+
+def test_a_slow_lookup_leaves_the_event_loop_serving(gateway: GatewayServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache miss that waits on the database (a lock, a slow network) holds up its own request only:
+    /healthz answers while the lookup waits, and the request completes once the database answers."""
+    import threading
+
+    _, secret = gateway.new_key("ops")
+    store = gateway.gw.keys
+    entered, release = threading.Event(), threading.Event()
+    query = store._query
+
+    def stalled(digest: str) -> object:
+        entered.set()
+        release.wait(30)
+        return query(digest)
+
+    monkeypatch.setattr(store, "_query", stalled)
+    result: list[int] = []
+
+    def request() -> None:
+        r = httpx.post(gateway.base_url + "/v1/chat/completions", timeout=60,
+                       json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+                       headers={"Authorization": f"Bearer {secret}"})
+        result.append(r.status_code)
+
+    t = threading.Thread(target=request)
+    t.start()
+    try:
+        assert entered.wait(10), "the lookup did not start"
+        health = httpx.get(gateway.base_url + "/healthz", timeout=10)  # would hang with the loop blocked
+        assert health.status_code == 200
+        assert not result and not release.is_set()  # answered while the lookup still waited
+    finally:
+        release.set()
+        t.join(30)
+    assert result == [200]
