@@ -9,10 +9,16 @@ watcher task while the upstream is awaited.
 
 What the Quart handlers did, and this keeps:
 
-- The body is read in full before anything is answered (Hypercorn drops a keep-alive connection whose
-  request body was not fully received), except a 413: a Content-Length over the limit is refused before
-  reading, a chunked body when its count passes the limit; both with ``connection: close``. A body that
-  takes longer than BODY_TIMEOUT gets a 408 after a short drain, as Quart's errorhandler answered it.
+- The key is checked from the headers before the body is read: an unauthenticated client never makes
+  the gateway take in (up to max_body_bytes of) a body. On a failed check a body announced or found to
+  be over AUTH_DRAIN_BYTES is left unread and the 401 says ``connection: close`` (Hypercorn drops a
+  connection whose request body was not fully received, so it must close; the client is told); a smaller
+  one (a client with a mistyped or revoked key) is taken in and dropped so the connection stays usable.
+- An authenticated request's body is read in full before anything is answered, except a 413: a
+  Content-Length over the limit is refused before reading (before the key check, too), a chunked body
+  when its count passes the limit; both with ``connection: close``. A body that takes longer than
+  BODY_TIMEOUT gets a 408 after a short drain, as Quart's errorhandler answered it. Every answer given
+  before the body was all in closes the connection.
 - The request's headers as Quart saw them: values latin-1, a repeated header's first value for lookups
   (auth, x-request-id), and for the policy's facts every (name, value) pair after Quart's ``Remote-Addr``
   (the peer address) — so policies that read headers decide the same.
@@ -73,6 +79,8 @@ SSE_FIRST = ((b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"))
 RULE, MODEL, ATTEMPTS = b"x-open-router-rule", b"x-open-router-model", b"x-open-router-attempts"
 REQUEST_ID, POLICY, LENGTH = b"x-request-id", b"x-open-router-policy", b"content-length"
 STREAM_END = {"type": "http.response.body", "body": b"", "more_body": False}  # never mutated by servers
+CLOSE = (b"connection", b"close")
+AUTH_DRAIN_BYTES = 64 * 1024  # the most of a body taken in (and dropped) to keep a connection after a 401
 CLIENT_CLOSED = 499  # nginx's "client closed request": recorded for a request whose client left
 
 
@@ -144,11 +152,20 @@ class FastPath:
         s = Served(CHAT_ROUTE if chat else EMBEDDINGS_ROUTE, _perf(), new_request_id(headers.get("x-request-id")))
         x = _Exchange(receive, send, s)
         try:
-            raw = await self._read_body(x, headers)
+            length = get_content_length(headers.get("content-length"), headers.get("transfer-encoding"))
+            if length is not None and length > self.max_body:
+                raise PayloadTooLarge.over(self.max_body, length)
+            try:
+                s.principal = await gw.auth.authenticate(headers)
+            except GatewayError:
+                if not await _drain_small(x, length):
+                    finish(gw, s, CLIENT_CLOSED)
+                    return
+                raise
+            raw = await self._read_body(x)
             if raw is None:
                 finish(gw, s, CLIENT_CLOSED)
                 return  # the client left before its body was in: nobody to answer
-            s.principal = await gw.auth.authenticate(headers)
             if chat:
                 body = validate_chat(parse_json(raw))
                 decision = decide_chat(gw, s, body, items)
@@ -199,12 +216,10 @@ class FastPath:
             finish(gw, s, err.status, exc)
             await self._error(x, err, served=False)
 
-    async def _read_body(self, x: _Exchange, headers: Headers) -> bytes | None:
-        """The whole body, or None when the client disconnected first. 413 past the limit; _BodyTimeout."""
+    async def _read_body(self, x: _Exchange) -> bytes | None:
+        """The whole body, or None when the client disconnected first. 413 past the limit (counted: the
+        caller refused an announced length over it); _BodyTimeout."""
         limit = self.max_body
-        length = get_content_length(headers.get("content-length"), headers.get("transfer-encoding"))
-        if length is not None and length > limit:
-            raise PayloadTooLarge.over(limit, length)
         try:
             async with asyncio.timeout(BODY_TIMEOUT):
                 return await _receive_body(x, limit)
@@ -273,6 +288,8 @@ class FastPath:
         payload = dumps(err.body())
         h = [JSON_TYPE, (LENGTH, b"%d" % len(payload))]
         h += [(k.lower().encode(), v.encode()) for k, v in error_headers(err)]
+        if not x.complete and CLOSE not in h:
+            h.append(CLOSE)  # the rest of the body is not read: the connection cannot carry another request
         if served:
             h += self._served_headers(x.served)
         h += (x.rid, self._policy(x.served))
@@ -311,6 +328,20 @@ async def _receive_body(x: _Exchange, limit: int) -> bytes | None:
         if not message.get("more_body", False):
             x.complete = True
             return b"".join(parts)  # a single part is returned as it is, not copied
+
+
+async def _drain_small(x: _Exchange, length: int | None) -> bool:
+    """Before answering a request that failed its key check: take in and drop a body of at most
+    AUTH_DRAIN_BYTES that arrives within DRAIN_TIMEOUT, so the connection can serve the next request; leave
+    anything larger (or slower) unread (then ``x.complete`` stays False and the answer closes the
+    connection). False when the client disconnected meanwhile."""
+    if length is not None and length > AUTH_DRAIN_BYTES:
+        return True
+    try:
+        async with asyncio.timeout(DRAIN_TIMEOUT):
+            return await _receive_body(x, AUTH_DRAIN_BYTES) is not None
+    except (TimeoutError, PayloadTooLarge):
+        return True
 
 
 async def _discard(receive: Receive) -> None:

@@ -263,7 +263,8 @@ def test_a_body_too_slow_is_408(served: tuple[FakeUpstream, GatewayServer], monk
     c = Conn(server)
     try:
         c.sock.sendall(c.h11.send(h11.Request(method="POST", target="/v1/chat/completions", headers=[
-            ("host", "g"), ("content-length", "100"), ("x-request-id", "rid-slow")])))
+            ("host", "g"), ("content-length", "100"), ("x-request-id", "rid-slow"),
+            ("authorization", f"Bearer {server.key}")])))  # a good key: the body is read (and too slow)
         c.sock.sendall(c.h11.send(h11.Data(data=b'{"model": ')))  # ... and nothing more
         resp, data = c.read()
         expect(resp, data, 408, "request_timeout")
@@ -372,3 +373,60 @@ def test_an_unexpected_exception_is_recorded_as_500(served: tuple[FakeUpstream, 
     metrics = httpx.get(server.base_url + "/metrics").text
     assert 'open_router_requests_total{route="/v1/chat/completions",model="-",status="500"} 2' in metrics
     assert 'open_router_requests_total{route="/v1/embeddings",model="-",status="500"} 1' in metrics
+
+
+# --------------------------------------------------------------------------- the key before the body
+
+
+def test_a_bad_key_is_refused_before_the_body(gateway: GatewayServer) -> None:
+    """A request with a wrong key and a large body is answered 401 from its headers, without the gateway
+    reading the body (none is ever sent here), and the connection closed."""
+    for path in ("/v1/chat/completions", "/v1/embeddings"):
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+            sock.sendall(b"POST %s HTTP/1.1\r\nhost: g\r\ncontent-type: application/json\r\n"
+                         b"authorization: Bearer sk-or-%s\r\ncontent-length: 5000000\r\n\r\n{\"model\": "
+                         % (path.encode(), b"D" * 43))
+            raw = b""
+            while chunk := sock.recv(65536):  # until the gateway closes the connection
+                raw += chunk
+        conn = h11.Connection(h11.CLIENT)
+        conn.send(h11.Request(method="POST", target=path, headers=[("host", "g"), ("content-length", "5000000")]))
+        conn.receive_data(raw)
+        resp, data = conn.next_event(), b""
+        while isinstance(event := conn.next_event(), h11.Data):
+            data += event.data
+        assert isinstance(event, h11.EndOfMessage)
+        expect(resp, data, 401, "invalid_api_key")
+        assert header(resp, "connection") == "close"
+
+
+def test_a_bad_key_with_a_large_chunked_body_closes(gateway: GatewayServer) -> None:
+    c = Conn(gateway)
+    try:
+        c.sock.sendall(c.h11.send(h11.Request(method="POST", target="/v1/chat/completions", headers=[
+            ("host", "g"), ("authorization", "Bearer nope"), ("transfer-encoding", "chunked")])))
+        for _ in range(8):  # 128 KiB, past what is taken in for a refused request, and no end
+            c.sock.sendall(c.h11.send(h11.Data(data=b"x" * 16384)))
+        resp, data = c.read()
+        expect(resp, data, 401, "invalid_api_key")
+        assert header(resp, "connection") == "close"
+        assert c.closed_by_server()
+    finally:
+        c.close()
+
+
+def test_an_authenticated_large_body_keeps_the_connection(gateway: GatewayServer) -> None:
+    c = Conn(gateway)
+    try:
+        big = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "y" * 1_000_000}]}
+        for _ in range(2):
+            resp, data = c.request("POST", "/v1/chat/completions", json.dumps(big).encode())
+            assert expect(resp, data, 200)["model"] == "gpt-4o-mini"
+            assert header(resp, "connection") != "close"
+        resp, data = c.request("POST", "/v1/embeddings", b"{}", key="sk-or-" + "E" * 43)  # small: drained
+        expect(resp, data, 401, "invalid_api_key")
+        assert header(resp, "connection") != "close"
+        resp, data = c.request("POST", "/v1/chat/completions", json.dumps(big).encode())
+        expect(resp, data, 200)
+    finally:
+        c.close()
