@@ -5,6 +5,10 @@ One request: read the body → auth → validate → Facts → policy.decide →
 and one decision-log line (`finish`). Every response carries x-request-id and x-open-router-policy; served
 ones add x-open-router-model, x-open-router-rule and x-open-router-attempts.
 
+GET /v1/models and /v1/models/{id} show a caller only the models its requests can be served by
+(``Policy.models_for`` of its key's team, project, app, cost center and id): a model a route keeps for
+another team is not listed, and asking for it is the same 404 as for a model that does not exist.
+
 The two hot routes, POST /v1/chat/completions and /v1/embeddings, are answered on ASGI by
 gateway/api/fast.py, around Quart's per-request machinery; Quart only knows them (`register`) so that
 other methods on those paths still get its 405 and OPTIONS answers. /v1/models is a Quart route here.
@@ -204,20 +208,27 @@ def register(app: Quart, gw: Gateway) -> None:
     def model_obj(alias: str, m: Any, created: int) -> dict[str, Any]:
         return {"id": alias, "object": "model", "created": created, "owned_by": m.provider}
 
+    def visible(policy: Any, p: Principal) -> tuple[str, ...]:
+        """The aliases this caller's requests can be served by (the policy's routes for its key), in
+        declaration order; cached per principal by the policy."""
+        return policy.models_for(team=p.team, project=p.project, app=p.app, cost_center=p.cost_center,
+                                 key=p.key_id)
+
     @app.get("/v1/models")
     async def list_models() -> Response:
-        await gw.auth.authenticate(request.headers)
+        principal = await gw.auth.authenticate(request.headers)
         holder = gw.policies
-        created = int(holder.loaded_at)
-        data = [model_obj(alias, m, created) for alias, m in holder.policy.models.items()]
+        policy, created = holder.policy, int(holder.loaded_at)
+        data = [model_obj(alias, policy.models[alias], created) for alias in visible(policy, principal)]
         return json_response({"object": "list", "data": data})
 
     @app.get("/v1/models/<path:model_id>")
     async def get_model(model_id: str) -> Response:
-        await gw.auth.authenticate(request.headers)
+        principal = await gw.auth.authenticate(request.headers)
         holder = gw.policies
-        m = holder.policy.models.get(model_id)
-        if m is None:
+        policy = holder.policy
+        m = policy.models.get(model_id)
+        if m is None or model_id not in visible(policy, principal):
             raise NotFound(f"The model '{model_id}' does not exist or you do not have access to it.",
                            param="model", code="model_not_found")
         return json_response(model_obj(model_id, m, int(holder.loaded_at)))

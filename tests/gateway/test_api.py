@@ -429,3 +429,51 @@ def test_serve_bad_settings_and_bad_policy_exit_2(tmp_path: Path) -> None:
     (tmp_path / "bad.policy").write_text("route x\n  when model ==\n")
     r = subprocess.run([*exe, "serve", "--policies", str(tmp_path), "--port", "0"], capture_output=True, text=True)
     assert r.returncode == 2 and "bad.policy:" in r.stderr
+
+
+# --------------------------------------------------------------------------- models a caller may use
+
+
+TEAM_POLICY = """
+provider mock  kind mock
+
+model small   = mock/"mock-small"  price 0
+model secret  = mock/"mock-large"  price 0
+
+route ml-only
+  when team == "ml"
+  use secret
+  fallback small
+
+default
+  use small
+"""
+
+
+def test_models_lists_only_what_the_callers_policy_serves(tmp_path: Path) -> None:
+    from tests.gateway.conftest import policy_dir
+
+    settings = Settings(policies=policy_dir(tmp_path, TEAM_POLICY), db=f"sqlite:///{tmp_path / 'k.db'}")
+    app = create_app(settings, env={}, holder=load_policy_dir(settings.policies))
+    store = app.extensions["open_router"].keys
+    _, eng = store.create("eng")
+    _, ml = store.create("ml", project="p")
+
+    async def go() -> None:
+        c = app.test_client()
+        r = await c.get("/v1/models", headers=auth(eng))
+        body = await r.get_json()
+        contract_validator("ListModelsResponse").validate(body)
+        assert [m["id"] for m in body["data"]] == ["small"]
+        r = await c.get("/v1/models", headers=auth(ml))
+        assert [m["id"] for m in (await r.get_json())["data"]] == ["small", "secret"]
+        r = await c.get("/v1/models/secret", headers=auth(ml))
+        assert r.status_code == 200 and (await r.get_json())["id"] == "secret"
+        r = await c.get("/v1/models/secret", headers=auth(eng))
+        assert r.status_code == 404
+        err = (await r.get_json())["error"]
+        assert err["code"] == "model_not_found" and err["param"] == "model"
+        r = await c.get("/v1/models/small", headers=auth(eng))
+        assert r.status_code == 200
+
+    asyncio.run(go())
