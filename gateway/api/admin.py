@@ -3,8 +3,11 @@
     POST   /admin/keys            {"team", "project"?, "app"?, "cost_center"?} → 201, the secret (only here)
     GET    /admin/keys            every key (never a secret)
     DELETE /admin/keys/<key_id>   revoke; takes effect in this process at once
-    GET    /admin/policy          active version, files, loaded_at, last reload error
+    GET    /admin/policy          active version, files, loaded_at, warnings; "reload" says reloading is not
+                                  yet supported (restart to load a changed policy), so last_reload_error
+                                  stays null
     GET    /admin/models/status   live latency / error rate / in-flight / circuit per model (HealthBoard)
+    GET    /admin/usage           501 not_implemented: usage reporting arrives with the billing ledger
 
 Key-store calls are synchronous SQL; they run in a worker thread so the event loop keeps serving.
 """
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from quart import Quart, Response, request
 
 from ..auth import check_admin
-from ..errors import InvalidRequest, NotFound
+from ..errors import GatewayError, InvalidRequest, NotFound
 from ..keys import KeyStoreError, KeyStoreUnavailable
 from ..schema import parse_json
 from .openai import json_response, read_body
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from ..app import Gateway
 
 KEY_FIELDS = ("team", "project", "app", "cost_center")
+RELOAD = "not yet supported: restart the gateway to load a changed policy"
 
 
 def _key_fields(body: dict[str, Any]) -> dict[str, str | None]:
@@ -95,12 +99,19 @@ def register(app: Quart, gw: Gateway) -> None:
             "version": holder.version,
             "files": holder.files,
             "loaded_at": int(holder.loaded_at),
-            "last_reload_error": holder.last_error,
+            "reload": RELOAD,
+            "last_reload_error": holder.last_error,  # null: nothing reloads yet (see "reload")
             "warnings": holder.warnings,
             "models": sorted(policy.models),
             "providers": sorted(policy.providers),
             "routes": [r.name for r in policy.routes],
         })
+
+    @app.get("/admin/usage")
+    async def usage() -> Response:
+        guard()
+        raise GatewayError("Usage reporting arrives with the billing ledger; this gateway does not record "
+                           "spend yet.", status=501, type="server_error", code="not_implemented")
 
     @app.get("/admin/models/status")
     async def models_status() -> Response:

@@ -355,8 +355,16 @@ def test_admin_policy_and_status(client: httpx.Client, gateway: GatewayServer) -
     p = client.get("/admin/policy", headers=admin).json()
     assert p["version"] == gateway.gw.policies.version
     assert p["last_reload_error"] is None and p["files"][0].endswith("default.policy")
+    assert p["reload"].startswith("not yet supported") and "restart" in p["reload"]
     s = client.get("/admin/models/status", headers=admin).json()
     assert s["object"] == "list" and any(m for m in s["data"])
+
+
+def test_admin_usage_is_not_implemented_yet(client: httpx.Client, gateway: GatewayServer) -> None:
+    expect_error(client.get("/admin/usage"), 401)
+    err = expect_error(client.get("/admin/usage", headers=auth(gateway.admin_key)), 501, code="not_implemented")
+    assert "billing ledger" in err["message"] and err["type"] == "server_error"
+    still_serving(client, gateway.key)
 
 
 def test_admin_disabled_without_admin_key(tmp_path: Path) -> None:
