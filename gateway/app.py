@@ -49,7 +49,9 @@ class PolicyHolder:
     files: list[str]
     loaded_at: float = field(default_factory=time.time)
     last_error: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the checker's, on the policy alone
+    policy_set: Any = None  # dsl.PolicySet the policy was compiled from (for checks against the key store)
+    subject_warnings: list[str] = field(default_factory=list)  # W192s against the keys, as of startup
 
     @property
     def version(self) -> str:
@@ -70,7 +72,26 @@ def load_policy_dir(directory: Path | str) -> PolicyHolder:
 
     files = policy_paths([directory])
     policy, warnings = dsl.load_policy(files)
-    return PolicyHolder(policy, [str(f) for f in files], warnings=[w.headline() for w in warnings])
+    ps = None
+    if policy.budgets or policy.limits:
+        # Their declarations, with spans and sources, for the check against the key store
+        # (budget_subject_warnings). dsl.load_policy keeps no PolicySet, so this parses a second time, only
+        # for policies that have budgets or limits.
+        ps = dsl.load(files)
+        if dsl.policy_version(ps) != policy.version:
+            ps = None  # a file changed in between: no such check rather than one against other sources
+    return PolicyHolder(policy, [str(f) for f in files], warnings=[w.headline() for w in warnings],
+                        policy_set=ps)
+
+
+def budget_subject_warnings(holder: PolicyHolder, subjects: Mapping[str, set[str]]) -> list[str]:
+    """W192 headlines: the policy's budgets and limits for a team, project, app, cost center or key that
+    none of the active keys (``subjects``: KeyStore.subjects()) carries — a typo, or a key not made yet."""
+    if holder.policy_set is None:
+        return []
+    from dsl.check import check_budget_subjects
+
+    return [d.headline() for d in check_budget_subjects(holder.policy_set, subjects)]
 
 
 class AdapterPool:
@@ -184,13 +205,16 @@ def internal_error(exc: BaseException, method: str, path: str, rid: str) -> Inte
 
 def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
                holder: PolicyHolder | None = None, keys: KeyStore | None = None) -> Quart:
-    """The gateway app. Raises dsl.PolicyError when the policy does not load (the CLI reports it)."""
+    """The gateway app. Raises dsl.PolicyError when the policy does not load (the CLI reports it), and
+    KeyStoreUnavailable when the key database cannot be read (its subjects are checked against the
+    policy's budgets and limits: ``holder.subject_warnings``)."""
     from .api import admin, openai as openai_api, ws
     from .api.fast import FastPath
 
     holder = holder or load_policy_dir(Path(settings.policies))
     env = os.environ if env is None else env
     keys = keys or KeyStore(settings.db, ttl=settings.key_cache_ttl)
+    holder.subject_warnings = budget_subject_warnings(holder, keys.subjects())
     health = HealthBoard()
     adapters = AdapterPool(holder, env, settings.upstream_pool_size)
     gw = Gateway(

@@ -223,6 +223,22 @@ class KeyStore:
             row = conn.execute(sa.select(virtual_keys).where(virtual_keys.c.id == key_id)).first()
         return None if row is None else _record(row)
 
+    def subjects(self) -> dict[str, set[str]]:
+        """Scope → the subjects the active (unrevoked) keys carry: their ids under "key", and every team,
+        project, app and cost center they name. What dsl.check.check_budget_subjects judges a policy's
+        budgets and limits against (W192: one for a subject no key carries)."""
+        c = virtual_keys.c
+        out: dict[str, set[str]] = {"key": set(), "team": set(), "project": set(), "app": set(),
+                                    "cost_center": set()}
+        q = sa.select(c.id, c.team, c.project, c.app, c.cost_center).where(c.revoked_at.is_(None))
+        with _unavailable("subjects"), self.engine.connect() as conn:
+            for row in conn.execute(q):
+                for scope, value in (("key", row.id), ("team", row.team), ("project", row.project),
+                                     ("app", row.app), ("cost_center", row.cost_center)):
+                    if value is not None:
+                        out[scope].add(value)
+        return out
+
     def revoke(self, key_id: str) -> KeyRecord:
         """Revoke ``key_id`` (idempotent) and evict it from this process's cache at once."""
         now = datetime.now(timezone.utc)

@@ -178,6 +178,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         keys.close()
         print(f"open-router: cannot start: {scrub(str(exc), settings.db)}", file=sys.stderr)
         return 2
+    for w in holder.subject_warnings:  # budgets and limits no key carries (W192), against the key store
+        print(w, file=sys.stderr)
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:

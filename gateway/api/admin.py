@@ -3,7 +3,8 @@
     POST   /admin/keys            {"team", "project"?, "app"?, "cost_center"?} → 201, the secret (only here)
     GET    /admin/keys            every key (never a secret)
     DELETE /admin/keys/<key_id>   revoke; takes effect in this process at once
-    GET    /admin/policy          active version, files, loaded_at, warnings; "reload" says reloading is not
+    GET    /admin/policy          active version, files, loaded_at, warnings (the checker's, and W192 for a
+                                  budget or limit no active key carries); "reload" says reloading is not
                                   yet supported (restart to load a changed policy), so last_reload_error
                                   stays null
     GET    /admin/models/status   live latency / error rate / in-flight / circuit per model (HealthBoard)
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from quart import Quart, Response, request
 
+from ..app import budget_subject_warnings
 from ..auth import check_admin
 from ..errors import GatewayError, InvalidRequest, NotFound
 from ..keys import KeyStoreError, KeyStoreUnavailable
@@ -95,13 +97,18 @@ def register(app: Quart, gw: Gateway) -> None:
         guard()
         holder = gw.policies
         policy = holder.policy
+        try:  # against the keys as they are now: a key made since startup settles its W192
+            subjects = await asyncio.to_thread(store.subjects)
+            subject_warnings = budget_subject_warnings(holder, subjects)
+        except KeyStoreUnavailable:
+            subject_warnings = holder.subject_warnings
         return json_response({
             "version": holder.version,
             "files": holder.files,
             "loaded_at": int(holder.loaded_at),
             "reload": RELOAD,
             "last_reload_error": holder.last_error,  # null: nothing reloads yet (see "reload")
-            "warnings": holder.warnings,
+            "warnings": holder.warnings + subject_warnings,
             "models": sorted(policy.models),
             "providers": sorted(policy.providers),
             "routes": [r.name for r in policy.routes],

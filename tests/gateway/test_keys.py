@@ -327,3 +327,75 @@ def test_a_slow_lookup_leaves_the_event_loop_serving(gateway: GatewayServer, mon
         release.set()
         t.join(30)
     assert result == [200]
+
+
+# --------------------------------------------------------------------------- budgets for subjects no key carries
+
+
+BUDGET_POLICY = """
+provider mock  kind mock
+
+model small = mock/"mock-small"  price in 0.15 out 0.60 per 1M
+
+budget team "eng"    100 USD per month  at 100% block
+budget team "ghost"  100 USD per month  at 100% block
+limit project "web"  60 requests per minute
+
+default
+  use small
+"""
+
+
+def test_subjects_are_those_of_active_keys(db: str) -> None:
+    store = KeyStore(db)
+    a, _ = store.create("eng", project="web", cost_center="cc")
+    b, _ = store.create("ops", app="bot")
+    store.revoke(store.create("gone", project="old")[0].id)
+    assert store.subjects() == {"key": {a.id, b.id}, "team": {"eng", "ops"}, "project": {"web"}, "app": {"bot"},
+                                "cost_center": {"cc"}}
+
+
+def test_budget_subjects_are_checked_against_the_keys(tmp_path: Path) -> None:
+    from gateway.app import create_app, load_policy_dir
+    from gateway.settings import Settings
+    from tests.gateway.conftest import policy_dir
+
+    settings = Settings(policies=policy_dir(tmp_path, BUDGET_POLICY), db=f"sqlite:///{tmp_path / 'k.db'}",
+                        admin_key="adm")
+    store = KeyStore(settings.db)
+    store.create("eng", project="web")
+    app = create_app(settings, env={}, holder=load_policy_dir(settings.policies), keys=store)
+    holder = app.extensions["open_router"].policies
+    assert [w.split(": ", 1)[1] for w in holder.subject_warnings] == [
+        'warning W192 budget for team "ghost": no key carries that team (create a key with --team ghost)']
+    assert holder.subject_warnings[0].startswith(str(tmp_path / "policies" / "main.policy") + ":")
+
+    async def go() -> None:
+        c = app.test_client()
+        admin = {"Authorization": "Bearer adm"}
+        warnings = (await (await c.get("/admin/policy", headers=admin)).get_json())["warnings"]
+        assert [w for w in warnings if "W192" in w] == holder.subject_warnings
+        assert (await c.post("/admin/keys", json={"team": "ghost"}, headers=admin)).status_code == 201
+        warnings = (await (await c.get("/admin/policy", headers=admin)).get_json())["warnings"]
+        assert not [w for w in warnings if "W192" in w]  # the key now exists: settled, without a restart
+
+    asyncio.run(go())
+
+
+def test_serve_prints_budget_subject_warnings(tmp_path: Path) -> None:
+    from tests.gateway.conftest import policy_dir
+
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    assert cli("keys", "create", "--team", "eng", "--db", db).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPEN_ROUTER_")}
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--policies",
+                             str(policy_dir(tmp_path, BUDGET_POLICY)), "--port", "0", "--db", db],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().startswith("Open-Router listening on ")  # type: ignore[union-attr]
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    w192 = [line for line in err.splitlines() if "W192" in line]
+    assert len(w192) == 2, err  # team "ghost", and project "web" (no key has a project)
+    assert any('team "ghost"' in line for line in w192) and any('limit for project "web"' in line for line in w192)
