@@ -77,7 +77,7 @@ def register(app: Quart, gw: Gateway) -> None:
             return None
         try:
             principal = await gw.auth.principal(frame["api_key"])
-        except AuthError as err:
+        except GatewayError as err:  # a wrong key, or the key store unavailable (503): try again later
             await websocket.send(_error_frame(err))
             return None
         await websocket.send('{"type":"authenticated"}')
@@ -136,9 +136,9 @@ def register(app: Quart, gw: Gateway) -> None:
         if token is not None:
             try:
                 principal = await gw.auth.principal(token)
-            except AuthError as err:
-                # Before accept: Hypercorn turns this into a plain HTTP 401 answer to the upgrade.
-                return Response(dumps(err.body()), status=401, content_type="application/json")
+            except GatewayError as err:  # 401, or 503 when the key store is unavailable
+                # Before accept: Hypercorn turns this into a plain HTTP answer to the upgrade.
+                return Response(dumps(err.body()), status=err.status, content_type="application/json")
         await websocket.accept()
         if token is None:
             authed = await first_frame_auth()
@@ -151,10 +151,12 @@ def register(app: Quart, gw: Gateway) -> None:
             try:
                 # Again for every request: a key revoked while the socket is open stops working here.
                 principal = await gw.auth.principal(token)
-            except AuthError as err:
+            except GatewayError as err:
                 s = Served(ROUTE, time.perf_counter(), "req_" + secrets.token_hex(12), stream=True)
                 finish(gw, s, err.status, err)
                 await websocket.send(_error_frame(err, s.request_id))
-                await websocket.close(POLICY_VIOLATION)
-                return None
+                if isinstance(err, AuthError):
+                    await websocket.close(POLICY_VIOLATION)
+                    return None
+                continue  # the key store is unavailable (503): this request fails, the key may still be good
             await serve_one(principal, raw)

@@ -232,3 +232,33 @@ def test_an_unexpected_exception_is_an_error_frame_and_recorded(mock_gateway: Ga
     run(go())
     assert [(line["route"], line["status"], line["error"]) for line in lines[:1]] \
         == [("/v1/chat/completions/ws", 500, "RuntimeError")]
+
+
+def test_an_unavailable_key_store_fails_the_request_not_the_socket(mock_gateway: GatewayServer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.keys import KeyStoreUnavailable
+
+    _, secret = mock_gateway.new_key("ops")
+    auth = mock_gateway.gw.auth
+    principal = auth.principal
+
+    async def go() -> None:
+        async with aiohttp.ClientSession() as s:
+            async with s.ws_connect(url(mock_gateway), headers={"Authorization": f"Bearer {secret}"}) as ws:
+                async def down(token: Any) -> Any:
+                    raise KeyStoreUnavailable()
+
+                monkeypatch.setattr(auth, "principal", down)
+                await ws.send_json(REQ)
+                chunks, err = await read_reply(ws)
+                assert not chunks and err["error"]["code"] == "key_store_unavailable"
+                monkeypatch.setattr(auth, "principal", principal)
+                await ws.send_json(REQ)  # the socket stays open, and serves once the store is back
+                _, done = await read_reply(ws)
+                assert done["type"] == "done"
+            monkeypatch.setattr(auth, "principal", down)
+            with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+                await s.ws_connect(url(mock_gateway), headers={"Authorization": f"Bearer {secret}"})
+            assert info.value.status == 503
+
+    run(go())
