@@ -185,3 +185,6 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: Any = None
     dh.setFormatter(logging.Formatter("%(message)s"))  # the message already is one JSON object
     decisions.addHandler(dh)
     decisions.propagate = False
+    # The decision log is the record of which rule and policy version decided each request: the log level
+    # quiets diagnostics, not it (OPEN_ROUTER_DECISION_LOG turns it off).
+    decisions.setLevel(logging.INFO)
