@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Decision", "Diagnostic", "Facts", "Plan", "Policy", "PolicyCheckError", "PolicyError", "PolicySet",
     "PolicySyntaxError", "Target", "TraceStep", "check_policy", "compile_policy", "load", "load_policy",
-    "parse_text", "policy_version",
+    "load_policy_set", "parse_text", "policy_version",
 ]
 
 
@@ -55,10 +55,17 @@ def compile_policy(ps: PolicySet, version: str | None = None) -> "Policy":
 
 def load_policy(paths: Iterable[str | Path]) -> tuple["Policy", list[Diagnostic]]:
     """Parse, check and compile. Raises PolicyError on any error; returns the policy and its warnings."""
+    _, policy, warnings = load_policy_set(paths)
+    return policy, warnings
+
+
+def load_policy_set(paths: Iterable[str | Path]) -> tuple[PolicySet, "Policy", list[Diagnostic]]:
+    """`load_policy`, also returning the parsed files (spans and sources) for checks made later, such as
+    budgets against the gateway's keys."""
     with gc_paused():
         ps = load(paths)
         diags = check_policy(ps)
         errors = [d for d in diags if d.severity == "error"]
         if errors:
             raise PolicyCheckError(errors)
-        return compile_policy(ps), [d for d in diags if d.severity != "error"]
+        return ps, compile_policy(ps), [d for d in diags if d.severity != "error"]

@@ -71,15 +71,9 @@ def load_policy_dir(directory: Path | str) -> PolicyHolder:
     from dsl.syntax import policy_paths
 
     files = policy_paths([directory])
-    policy, warnings = dsl.load_policy(files)
-    ps = None
-    if policy.budgets or policy.limits:
-        # Their declarations, with spans and sources, for the check against the key store
-        # (budget_subject_warnings). dsl.load_policy keeps no PolicySet, so this parses a second time, only
-        # for policies that have budgets or limits.
-        ps = dsl.load(files)
-        if dsl.policy_version(ps) != policy.version:
-            ps = None  # a file changed in between: no such check rather than one against other sources
+    # The parsed files stay with the policy for the check of budgets against the key store
+    # (budget_subject_warnings).
+    ps, policy, warnings = dsl.load_policy_set(files)
     return PolicyHolder(policy, [str(f) for f in files], warnings=[w.headline() for w in warnings],
                         policy_set=ps)
 
