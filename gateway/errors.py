@@ -11,7 +11,10 @@
      ├── UpstreamError         the provider failed; .retryable says whether another attempt may help
      │    ├── UpstreamTimeout  504     a connect or read timeout
      │    └── UpstreamConnect  502     the provider could not be reached / the connection broke
-     └── InternalError         500     a bug; the message never carries internals
+     ├── InternalError         500     a bug; the message never carries internals
+     ├── KeyStoreError         400     (gateway/keys.py) a key operation that cannot be done;
+     │    └── KeyStoreUnavailable 503  the key database is down or locked
+     └── SettingsError         500     (gateway/settings.py) a setting that cannot be used; never reaches HTTP
 """
 from __future__ import annotations
 
