@@ -7,6 +7,7 @@ none ends in a traceback. PATH... always names one policy: its files (and direct
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import json
 import os
@@ -386,8 +387,16 @@ def cmd_decide(args: argparse.Namespace) -> int:
         return 1
     _print_diags(warnings, sys.stderr)  # stdout stays pure JSON
     facts = build_facts(args, body)
-    decision = policy.decide(facts, trace=True)
-    print(json.dumps(decision.as_json(), indent=2, ensure_ascii=False, default=str))
+    decision = policy.decide(facts)
+    # The trace a reader wants is the routes tested in file order, each condition where it is written: the
+    # reference interpreter's. The compiled tree decided; the two are held equal by a property test, and
+    # checked again here, so what is printed is what the gateway does.
+    explained = policy.decide_reference(facts, trace=True)
+    if dataclasses.replace(explained, trace=()) != decision:
+        print("open-router: internal error: the compiled policy and the reference interpreter disagree on "
+              "this request; please report it with the policy and the request", file=sys.stderr)
+        return 70
+    print(json.dumps(explained.as_json(), indent=2, ensure_ascii=False, default=str))
     return 0
 
 

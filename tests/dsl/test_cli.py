@@ -304,3 +304,18 @@ def test_decide_drops_credential_headers_like_the_gateway(capsys: pytest.Capture
     facts = json.loads(out)["facts"]
     assert "authorization" not in facts["headers"] and "sk-1" not in out
     assert facts["tags"] == ["beta", "nightly"]
+
+
+def test_decide_trace_reads_the_routes_in_file_order(capsys: pytest.CaptureFixture[str]) -> None:
+    """The trace names each route tested, in file order, with the condition where it is written."""
+    code, out, _ = run(capsys, "decide", "policies/examples", "--team", "eng", "--now", "2026-12-15T10:00:00Z",
+                       "--request", '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}')
+    assert code == 0
+    d = json.loads(out)
+    assert d["rule"] == "cheap-short"
+    rules = [step["rule"] for step in d["trace"]]
+    assert rules[0] == "code-assist" and rules[-1] == "cheap-short"
+    assert rules == sorted(rules, key=["code-assist", "interactive", "batch", "cheap-short"].index)
+    assert all(step["at"].startswith("policies/examples/full.policy:") for step in d["trace"])
+    assert d["trace"][-2] == {"rule": "cheap-short", "test": "prompt_tokens < 400", "result": True,
+                              "at": d["trace"][-2]["at"]}
