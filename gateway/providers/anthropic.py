@@ -105,12 +105,7 @@ def translate_messages(messages: list[Mapping[str, Any]]) -> tuple[str | None, l
     turns: list[dict[str, Any]] = []  # {"role", "content": [blocks]}, merged as they are appended
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
-        if not blocks:
-            return  # Anthropic rejects empty turns; dropping one can make neighbours merge below
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": list(blocks)})
+        common.append_turn(turns, role, "content", blocks)
 
     for msg in messages:
         role = msg.get("role")

@@ -175,6 +175,18 @@ def estimate_tokens(text: str) -> int:
     return 0 if not text else max(1, math.ceil(len(text) / 4))
 
 
+def append_turn(turns: list[dict[str, Any]], role: str, key: str, items: list[dict[str, Any]]) -> None:
+    """Add a turn's ``items`` (blocks or parts) under ``key``, merged into the previous turn when it has the
+    same role: Anthropic and Gemini both want roles to alternate. An empty turn is dropped (both reject it),
+    which can make its neighbours merge."""
+    if not items:
+        return
+    if turns and turns[-1]["role"] == role:
+        turns[-1][key].extend(items)
+    else:
+        turns.append({"role": role, key: list(items)})
+
+
 def text_of(content: Any) -> str:
     """The text of an OpenAI message content: a string, or the text parts of a list joined."""
     if content is None:

@@ -142,12 +142,7 @@ def translate_messages(messages: list[Mapping[str, Any]]) -> tuple[dict | None, 
     names: dict[str, str] = {}  # tool call id → function name
 
     def add(role: str, parts: list[dict[str, Any]]) -> None:
-        if not parts:
-            return
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": role, "parts": list(parts)})
+        common.append_turn(contents, role, "parts", parts)
 
     for msg in messages:
         role = msg.get("role")
