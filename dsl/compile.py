@@ -82,7 +82,8 @@ def compile_policy(
         raise _error(defaults[1].span, "a policy has one default route; this is another")
     routes = tuple([r for r in written if not r.is_default] + (defaults or [implicit_default()]))
 
-    targets = {m.name: Target(m.name, m.provider, m.upstream) for m in models.values()}
+    targets = {m.name: Target(m.name, m.provider, m.upstream, m.price_in, m.price_out, m.context,
+                              m.capabilities) for m in models.values()}
     plans = tuple(_route_plan(r, models, targets) for r in routes)
 
     lits = _Lits()

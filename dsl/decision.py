@@ -70,11 +70,18 @@ class Facts:
 
 @dataclass(frozen=True)
 class Target:
-    """One model the gateway may call: the alias, the provider that serves it, the provider's model name."""
+    """One model the gateway may call: the alias, the provider that serves it, the provider's model name,
+    and what the policy version that compiled it says of the model: its prices (per 1M tokens, fixed at
+    compile time, so a request is priced by the version that decided it), context window and
+    capabilities. Equality and hashing are by (model, provider, upstream) alone."""
 
     model: str
     provider: str
     upstream: str
+    price_in: Decimal = field(default=Decimal(0), compare=False)
+    price_out: Decimal = field(default=Decimal(0), compare=False)
+    context: int | None = field(default=None, compare=False)
+    capabilities: frozenset[str] = field(default=frozenset(), compare=False)
 
     def as_json(self) -> dict[str, str]:
         return {"model": self.model, "provider": self.provider, "upstream": self.upstream}

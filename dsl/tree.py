@@ -180,6 +180,11 @@ class Policy:
         self._budget_index = budget_index
         self._limit_index = limit_index
 
+    def target(self, alias: str) -> Target | None:
+        """The Target of model ``alias`` (its prices, context and capabilities as this version compiled
+        them), or None for an alias this policy does not declare."""
+        return self._targets.get(alias)
+
     # ------------------------------------------------------------------ matching
 
     def decide(self, facts: Facts, trace: bool = False) -> Decision:

@@ -7,8 +7,11 @@ Errors have one root, `GatewayError` (gateway/errors.py), each knowing its HTTP 
 shape; the key store's (`gateway.keys.KeyStoreError`, 400; `KeyStoreUnavailable`, 503) and the settings'
 (`gateway.settings.SettingsError`, raised before anything serves) derive from it too.
 
-Layout: app.py wires the parts; api/ the HTTP surface; keys.py and auth.py virtual keys; router.py the
-executor (retries, failover); providers/ the upstream adapters; settings.py, server_cli.py and cli.py the
+Layout: app.py wires the parts into a `Gateway` (context.py); pipeline.py is the one request pipeline
+every surface calls (auth → validate → facts → decide → admit → execute → relay), record.py the one
+recording step; policy.py the policy snapshots; http.py what the HTTP surfaces share; api/ the HTTP and
+WebSocket surfaces; keys.py and auth.py virtual keys; router.py the executor (retries, failover);
+providers/ the upstream adapters and their registry; settings.py, server_cli.py and cli.py the
 `open-router` command.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every error the gateway answers with, each knowing its HTTP status and its OpenAI error type/code.
 
-    GatewayError                       root; .status, .type, .code, .param; .body() is OpenAI's shape
+    GatewayError                       root; .status, .type, .code, .param, .attempts; .body() is OpenAI's shape
      ├── InvalidRequest        400     invalid_request_error (param names the field)
      ├── AuthError             401     invalid_request_error / invalid_api_key
      ├── PermissionDenied      403     permission_error
@@ -29,6 +29,9 @@ class GatewayError(Exception):
     status: int = 500
     type: str = "server_error"
     code: str | None = None
+    # The upstream calls made before this error (router.Attempt), set by the executor when it gives up
+    # after at least one; the recording step (gateway/record.py) reads them from here.
+    attempts: tuple[Any, ...] = ()
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
                  status: int | None = None, type: str | None = None):

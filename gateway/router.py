@@ -232,15 +232,16 @@ def _split_error(error: str) -> tuple[str, str]:
 class Executor:
     """Walks Decisions. One per app; holds the round-robin counters and reads/updates the HealthBoard."""
 
-    def __init__(self, adapters: Mapping[str, Adapter] | Callable[[str], Adapter], health: HealthBoard, *,
+    def __init__(self, adapters: Mapping[str, Adapter] | Callable[[str], Adapter] | None, health: HealthBoard, *,
                  backoff_base: float = 0.05, backoff_max: float = 2.0, max_retry_after: float = 10.0,
                  rng: random.Random | None = None,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+        self._adapters: Mapping[str, Adapter] | None = None
+        self._factory: Callable[[str], Adapter] | None = None
         if isinstance(adapters, Mapping):
-            self._adapters: Mapping[str, Adapter] | None = adapters
-            self._factory: Callable[[str], Adapter] | None = None
-        else:
-            self._adapters, self._factory = None, adapters
+            self._adapters = adapters
+        elif adapters is not None:
+            self._factory = adapters
         self.health = health
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -251,14 +252,20 @@ class Executor:
 
     # ----------------------------------------------------------------- public
 
-    async def chat(self, decision: Decision, body: dict) -> Outcome:
-        return await self._walk(decision, body, _CHAT)
+    # ``adapters``: the providers of the policy version that made ``decision`` (gateway.policy's
+    # LoadedPolicy.adapters), so a request decided before a reload never reaches a newer version's
+    # provider; None uses the executor's own (tests, benchmarks).
 
-    async def embed(self, decision: Decision, body: dict) -> Outcome:
-        return await self._walk(decision, body, _EMBED)
+    async def chat(self, decision: Decision, body: dict, adapters: Mapping[str, Adapter] | None = None) -> Outcome:
+        return await self._walk(decision, body, _CHAT, adapters)
 
-    async def stream(self, decision: Decision, body: dict) -> StreamOutcome:
-        return await self._walk(decision, body, _STREAM)
+    async def embed(self, decision: Decision, body: dict,
+                    adapters: Mapping[str, Adapter] | None = None) -> Outcome:
+        return await self._walk(decision, body, _EMBED, adapters)
+
+    async def stream(self, decision: Decision, body: dict,
+                     adapters: Mapping[str, Adapter] | None = None) -> StreamOutcome:
+        return await self._walk(decision, body, _STREAM, adapters)
 
     def order(self, decision: Decision) -> list[Target]:
         """The targets in the order they will be tried (strategy, then fallback, open circuits last)."""
@@ -311,17 +318,21 @@ class Executor:
 
     # ----------------------------------------------------------------- the walk
 
-    def _adapter(self, provider: str) -> Adapter:
+    def _adapter(self, provider: str, adapters: Mapping[str, Adapter] | None) -> Adapter:
         try:
+            if adapters is not None:
+                return adapters[provider]
             if self._adapters is not None:
                 return self._adapters[provider]
-            assert self._factory is not None
+            if self._factory is None:
+                raise KeyError(provider)
             return self._factory(provider)
         except KeyError:
             raise UpstreamError(f"no adapter for provider {provider!r}", code="provider_unavailable",
                                 status=502, retryable=False, provider=provider) from None
 
-    async def _walk(self, decision: Decision, body: dict, kind: int) -> Any:
+    async def _walk(self, decision: Decision, body: dict, kind: int,
+                    adapters: Mapping[str, Adapter] | None) -> Any:
         if decision.error is not None:
             code, message = _split_error(decision.error)
             raise NotFound(message, param="model" if code == "model_not_found" else None, code=code)
@@ -339,7 +350,7 @@ class Executor:
         for target, status in zip(targets, statuses):
             used += 1
             try:
-                adapter = self._adapter(target.provider)
+                adapter = self._adapter(target.provider, adapters)
             except UpstreamError as err:
                 attempts.append(_attempt(target, error_code(err), None, 0.0))
                 last = err
@@ -371,7 +382,7 @@ class Executor:
                     if not (getattr(err, "retryable", False)
                             or (upstream_status is not None and upstream_status in retry_on)):
                         if is_client_fault(err) and not getattr(err, "failover", False):
-                            err.attempts = tuple(attempts)  # type: ignore[attr-defined]
+                            err.attempts = tuple(attempts)
                             raise err
                         break  # the gateway's side (credentials, config): repeating it won't help
                     if n + 1 == tries:
@@ -414,7 +425,7 @@ class Executor:
         final = copy.copy(last)
         final.message = message
         final.args = (message,)
-        final.attempts = tuple(attempts)  # type: ignore[attr-defined]
+        final.attempts = tuple(attempts)
         final.__cause__ = last
         return final
 

@@ -162,23 +162,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     configure_logging(settings.log_level, settings.log_format)
     try:
-        holder = load_policy_dir(settings.policies)
+        loaded = load_policy_dir(settings.policies)
     except dsl.PolicyError as exc:
         _print_policy_error(exc, settings.policies)
         return 2
     except OSError as exc:
         print(f"open-router: cannot read policies in {settings.policies}: {exc}", file=sys.stderr)
         return 2
-    for w in holder.warnings:
+    for w in loaded.warnings:
         print(w, file=sys.stderr)
     keys = _open_store(settings.db, ttl=settings.key_cache_ttl)
     try:
-        app = create_app(settings, holder=holder, keys=keys)
+        app = create_app(settings, policy=loaded, keys=keys)
     except Exception as exc:
         keys.close()
         print(f"open-router: cannot start: {scrub(str(exc), settings.db)}", file=sys.stderr)
         return 2
-    for w in holder.subject_warnings:  # budgets and limits no key carries (W192), against the key store
+    for w in app.extensions["open_router"].policies.subject_warnings:  # budgets and limits no key carries (W192), against the key store
         print(w, file=sys.stderr)
     try:
         sock = _bind(settings.host, settings.port)
@@ -187,9 +187,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     port = sock.getsockname()[1]
-    routes = len(holder.policy.routes)
+    routes = len(loaded.policy.routes)
     banner = (f"Open-Router listening on http://{settings.host}:{port} "
-              f"(policy {holder.version}, {routes} route{'s' if routes != 1 else ''})")
+              f"(policy {loaded.version}, {routes} route{'s' if routes != 1 else ''})")
 
     @app.before_serving
     async def _announce() -> None:

@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from quart import Quart, Response, request
 
-from ..app import budget_subject_warnings
+from ..policy import budget_subject_warnings
 from ..auth import check_admin
 from ..errors import GatewayError, InvalidRequest, NotFound
 from ..keys import KeyStoreError, KeyStoreUnavailable
 from ..schema import parse_json
-from .openai import json_response, read_body
+from ..http import json_response, read_body
 
 if TYPE_CHECKING:
-    from ..app import Gateway
+    from ..context import Gateway
 
 KEY_FIELDS = ("team", "project", "app", "cost_center")
 RELOAD = "not yet supported: restart the gateway to load a changed policy"
@@ -95,20 +95,21 @@ def register(app: Quart, gw: Gateway) -> None:
     @app.get("/admin/policy")
     async def policy_status() -> Response:
         guard()
-        holder = gw.policies
-        policy = holder.policy
+        policies = gw.policies
+        snap = policies.current
+        policy = snap.policy
         try:  # against the keys as they are now: a key made since startup settles its W192
             subjects = await asyncio.to_thread(store.subjects)
-            subject_warnings = budget_subject_warnings(holder, subjects)
+            subject_warnings = budget_subject_warnings(snap, subjects)
         except KeyStoreUnavailable:
-            subject_warnings = holder.subject_warnings
+            subject_warnings = policies.subject_warnings
         return json_response({
-            "version": holder.version,
-            "files": holder.files,
-            "loaded_at": int(holder.loaded_at),
+            "version": snap.version,
+            "files": list(snap.files),
+            "loaded_at": int(snap.loaded_at),
             "reload": RELOAD,
-            "last_reload_error": holder.last_error,  # null: nothing reloads yet (see "reload")
-            "warnings": holder.warnings + subject_warnings,
+            "last_reload_error": policies.last_error,  # null: nothing reloads yet (see "reload")
+            "warnings": [*snap.warnings, *subject_warnings],
             "models": sorted(policy.models),
             "providers": sorted(policy.providers),
             "routes": [r.name for r in policy.routes],

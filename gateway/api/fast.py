@@ -4,8 +4,8 @@
 other request (other paths, other methods on these paths, the WebSocket, lifespan) to Quart unchanged.
 Quart's per-request machinery (app and request contexts, werkzeug routing, Request/Response objects,
 before/after_request hooks, two tasks per request) cost about a sixth of the gateway's CPU on these routes;
-here one request is one header pass, the body read, the shared pipeline of gateway/api/openai.py, and one
-watcher task while the upstream is awaited.
+here one request is one header pass, the body read, the stages of gateway/pipeline.py, and one watcher
+task while the upstream is awaited.
 
 What the Quart handlers did, and this keeps:
 
@@ -25,51 +25,48 @@ What the Quart handlers did, and this keeps:
 - Every response carries x-request-id (a sane incoming one, else a new one) and x-open-router-policy (the
   deciding version, else the served one); served ones and errors after a decision add x-open-router-rule,
   -model and -attempts. Header order and the JSON error bodies are the same as Quart's; an unexpected
-  exception is logged with its traceback and answered with the opaque 500 (gateway/app.py's helpers).
+  exception is logged with its traceback and answered with the opaque 500 (gateway/http.py's helpers).
 - A client that disconnects cancels the request: a watcher task waits on ``receive()`` for
   ``http.disconnect`` while the upstream is awaited or a stream relayed, and cancels the handler, so the
-  executor gives up its attempt and `relay`'s ``finally`` closes the upstream stream and records a 499.
+  executor gives up its attempt and the pipeline's `relay` closes the upstream stream and records a 499.
   The handler then ends quietly, as Quart's did.
-- Every request that reaches a route is recorded once (metrics and the decision log, `finish`): served
+- Every request that reaches a route is recorded once (the recording step, gateway/record.py): served
   ones, errors, an unexpected exception as 500 (also one after a stream began), and a client that left —
   before its body was in, while the upstream was awaited, or mid-stream — as 499.
 """
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import urlparse
 
 from werkzeug.exceptions import RequestTimeout
 from werkzeug.sansio.utils import get_content_length
 
-from ..app import BODY_TIMEOUT, DRAIN_TIMEOUT, error_headers, http_error, internal_error, new_request_id
 from ..errors import GatewayError, PayloadTooLarge
-from ..schema import parse_json, validate_chat, validate_embeddings
-from .openai import (
-    CHAT_ROUTE,
-    EMBEDDINGS_ROUTE,
+from ..http import (
+    BODY_TIMEOUT,
+    DRAIN_TIMEOUT,
     SSE_DONE,
-    Served,
-    decide_chat,
-    decide_embeddings,
     dumps,
-    finish,
-    relay,
+    error_headers,
+    http_error,
+    internal_error,
+    new_request_id,
     sse_event,
-    stream_chunks,
 )
+from ..pipeline import CLIENT_CLOSED
+from ..record import Served
+from .v1 import CHAT_ROUTE, EMBEDDINGS_ROUTE
 
 if TYPE_CHECKING:
-    from ..app import Gateway
+    from ..context import Gateway
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_perf = time.perf_counter
 _current_task = asyncio.current_task
 
 # Constant header pairs, encoded once.
@@ -81,7 +78,6 @@ REQUEST_ID, POLICY, LENGTH = b"x-request-id", b"x-open-router-policy", b"content
 STREAM_END = {"type": "http.response.body", "body": b"", "more_body": False}  # never mutated by servers
 CLOSE = (b"connection", b"close")
 AUTH_DRAIN_BYTES = 64 * 1024  # the most of a body taken in (and dropped) to keep a connection after a 401
-CLIENT_CLOSED = 499  # nginx's "client closed request": recorded for a request whose client left
 
 
 class Headers(dict[str, str]):
@@ -140,7 +136,8 @@ class FastPath:
     # ------------------------------------------------------------------ one request
 
     async def _serve(self, chat: bool, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-        gw = self.gw
+        pipe = self.gw.pipeline
+        finish = pipe.finish
         # Quart's view of the headers: its Remote-Addr first, then the request's, latin-1 (see the docstring).
         client = scope.get("client")
         items = [("remote-addr", client[0] if client else "<local>")]
@@ -149,53 +146,43 @@ class FastPath:
         if scope["http_version"] < "1.1" and "host" not in headers:
             items.append(("host", ""))  # as Quart does for HTTP/1.0 without Host (SERVER_NAME is unset)
             headers["host"] = ""
-        s = Served(CHAT_ROUTE if chat else EMBEDDINGS_ROUTE, _perf(), new_request_id(headers.get("x-request-id")))
+        s = pipe.begin(CHAT_ROUTE if chat else EMBEDDINGS_ROUTE, new_request_id(headers.get("x-request-id")))
         x = _Exchange(receive, send, s)
         try:
             length = get_content_length(headers.get("content-length"), headers.get("transfer-encoding"))
             if length is not None and length > self.max_body:
                 raise PayloadTooLarge.over(self.max_body, length)
             try:
-                s.principal = await gw.auth.authenticate(headers)
+                await pipe.authenticate(s, headers)
             except GatewayError:
                 if not await _drain_small(x, length):
-                    finish(gw, s, CLIENT_CLOSED)
+                    finish(s, CLIENT_CLOSED)
                     return
                 raise
             raw = await self._read_body(x)
             if raw is None:
-                finish(gw, s, CLIENT_CLOSED)
+                finish(s, CLIENT_CLOSED)
                 return  # the client left before its body was in: nobody to answer
             if chat:
-                body = validate_chat(parse_json(raw))
-                decision = decide_chat(gw, s, body, items)
-                if body.get("stream") is True:
-                    s.stream = True
-                    await self._stream(x, decision, body)
-                    return
-                call = gw.executor.chat
+                pipe.chat(s, raw, items)
             else:
-                body = validate_embeddings(parse_json(raw))
-                decision = decide_embeddings(gw, s, body, items)
-                call = gw.executor.embed
+                pipe.embeddings(s, raw, items)
+            await pipe.admit(s)
+            if s.stream:
+                await self._stream(x)
+                return
             watcher = _watch(x)
-            t1 = _perf()
             try:
-                out = await call(decision, body)
+                out = await pipe.execute(s)
             finally:
-                s.upstream = _perf() - t1
                 watcher.cancel()  # before answering: the end of the response makes Hypercorn report a disconnect
-            s.attempts, s.model = out.attempts, out.target.model
             payload = dumps(out.response)
             h = self._served_headers(s)
             h += (JSON_TYPE, (LENGTH, b"%d" % len(payload)), x.rid, self._policy(s))
-            finish(gw, s, 200)
+            finish(s, 200)
             await _respond(x, 200, h, payload)
         except GatewayError as err:
-            attempts = getattr(err, "attempts", None)
-            if attempts:
-                s.attempts = tuple(attempts)
-            finish(gw, s, err.status, err)
+            finish(s, err.status, err)
             if x.started:
                 raise
             await self._error(x, err, served=True)
@@ -204,16 +191,16 @@ class FastPath:
             await self._error(x, http_error(RequestTimeout(), "POST", path, self.max_body), served=False)
         except asyncio.CancelledError as exc:
             # Unless `relay` already recorded it (a stream it relayed ends that way too).
-            finish(gw, s, CLIENT_CLOSED if x.left else 503, exc)
+            finish(s, CLIENT_CLOSED if x.left else 503, exc)
             if not x.left:
                 raise  # not ours (the server is shutting down): let it through
             _current_task().uncancel()  # type: ignore[union-attr]
         except Exception as exc:
             if x.started:
-                finish(gw, s, 500, exc)
+                finish(s, 500, exc)
                 raise
             err = internal_error(exc, "POST", path, s.request_id)
-            finish(gw, s, err.status, exc)
+            finish(s, err.status, exc)
             await self._error(x, err, served=False)
 
     async def _read_body(self, x: _Exchange) -> bytes | None:
@@ -235,17 +222,17 @@ class FastPath:
             pass
         raise _BodyTimeout
 
-    async def _stream(self, x: _Exchange, decision: Any, body: dict) -> None:
+    async def _stream(self, x: _Exchange) -> None:
         """SSE: the first chunk comes before the 200 (a failure before it raises, for a plain JSON error);
-        then one event per chunk, [DONE] or one error event, as `relay` yields them."""
-        gw, s, send = self.gw, x.served, x.send
+        then one event per chunk, [DONE] or one error event, as the pipeline's `relay` yields them."""
+        pipe, s, send = self.gw.pipeline, x.served, x.send
         watcher = _watch(x)
         try:
-            first, rest = await stream_chunks(gw, s, decision, body)
+            first, rest = await pipe.open_stream(s)
             h = [*SSE_FIRST, *self._served_headers(s), SSE_TYPE, x.rid, self._policy(s)]
             x.started = True
             await send({"type": "http.response.start", "status": 200, "headers": h})
-            events = relay(gw, s, first, rest)
+            events = pipe.relay(s, first, rest)
             try:
                 async for kind, item in events:
                     if kind == "chunk":

@@ -29,19 +29,18 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import time
 from typing import TYPE_CHECKING, Any
 
 from quart import Quart, Response, websocket
 
 from ..auth import Principal, token_from
 from ..errors import AuthError, GatewayError, InvalidRequest
-from ..schema import parse_json, validate_chat
-from ..app import internal_error
-from .openai import Served, decide_chat, dumps, finish, relay, stream_chunks
+from ..http import dumps, internal_error
+from ..pipeline import CLIENT_CLOSED
+from ..schema import parse_json
 
 if TYPE_CHECKING:
-    from ..app import Gateway
+    from ..context import Gateway
 
 ROUTE = "/v1/chat/completions/ws"
 AUTH_TIMEOUT = 10.0  # seconds a header-less client has to send its auth frame
@@ -57,6 +56,8 @@ def _error_frame(err: GatewayError, request_id: str | None = None) -> str:
 
 def register(app: Quart, gw: Gateway) -> None:
     max_body = gw.settings.max_body_bytes
+    pipe = gw.pipeline
+    finish = pipe.finish
 
     async def first_frame_auth() -> tuple[str, Principal] | None:
         try:
@@ -85,7 +86,7 @@ def register(app: Quart, gw: Gateway) -> None:
 
     async def serve_one(principal: Principal, raw: str | bytes) -> None:
         rid = "req_" + secrets.token_hex(12)
-        s = Served(ROUTE, time.perf_counter(), rid, principal, stream=True)
+        s = pipe.begin(ROUTE, rid, principal=principal, stream=True)
         try:
             data = raw.encode() if isinstance(raw, str) else raw
             if len(data) > max_body:
@@ -96,27 +97,22 @@ def register(app: Quart, gw: Gateway) -> None:
                 raise InvalidRequest(f"Unexpected frame type {json.dumps(body['type'])}: send a "
                                      "chat-completions body (auth is only accepted as the first frame).",
                                      param="type")
-            validate_chat(body)
-            if body.get("stream") is not True:
-                body = {**body, "stream": True}  # a copy: the frame is not ours to change
-            decision = decide_chat(gw, s, body, websocket.headers.items())
-            first, rest = await stream_chunks(gw, s, decision, body)
+            pipe.chat(s, body, websocket.headers.items(), always_stream=True)
+            await pipe.admit(s)
+            first, rest = await pipe.open_stream(s)
         except GatewayError as err:
-            attempts = getattr(err, "attempts", None)
-            if attempts:
-                s.attempts = tuple(attempts)
-            finish(gw, s, err.status, err)
+            finish(s, err.status, err)
             await websocket.send(_error_frame(err, rid))
             return
         except asyncio.CancelledError as exc:
-            finish(gw, s, 499, exc)  # the client closed the socket while the upstream was awaited
+            finish(s, CLIENT_CLOSED, exc)  # the client closed the socket while the upstream was awaited
             raise
         except Exception as exc:  # a bug: recorded, answered with the opaque error frame; the socket stays
             err = internal_error(exc, "WEBSOCKET", ROUTE, rid)
-            finish(gw, s, err.status, exc)
+            finish(s, err.status, exc)
             await websocket.send(_error_frame(err, rid))
             return
-        events = relay(gw, s, first, rest)
+        events = pipe.relay(s, first, rest)
         try:
             async for kind, item in events:
                 if kind == "chunk":
@@ -152,8 +148,8 @@ def register(app: Quart, gw: Gateway) -> None:
                 # Again for every request: a key revoked while the socket is open stops working here.
                 principal = await gw.auth.principal(token)
             except GatewayError as err:
-                s = Served(ROUTE, time.perf_counter(), "req_" + secrets.token_hex(12), stream=True)
-                finish(gw, s, err.status, err)
+                s = pipe.begin(ROUTE, "req_" + secrets.token_hex(12), stream=True)
+                finish(s, err.status, err)
                 await websocket.send(_error_frame(err, s.request_id))
                 if isinstance(err, AuthError):
                     await websocket.close(POLICY_VIOLATION)

@@ -1,5 +1,6 @@
 """The adapter protocol every provider implements, the shared aiohttp plumbing (one pooled session per
-adapter, per-attempt timeouts, error mapping) and `make_adapter`, which picks the adapter by provider kind.
+adapter, per-attempt timeouts, error mapping). `gateway.providers.registry.make_adapter` picks the adapter
+class by provider kind.
 
     adapter = make_adapter(provider, os.environ, limit=200)
     reply  = await adapter.chat(target, body, timeout=30)           # OpenAI ChatCompletion dict
@@ -16,7 +17,7 @@ raises before any chunk is yielded and the executor can still fail over; a break
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, ClassVar, Mapping
 
 import aiohttp
@@ -254,29 +255,3 @@ class HTTPAdapter(Adapter):
             return common.loads(data)
         except ValueError:
             raise common.bad_payload(self.name, "invalid JSON in a stream event") from None
-
-
-def make_adapter(provider: Provider, env: Mapping[str, str] | None = None, *,
-                 options: AdapterOptions | None = None, **overrides: Any) -> Adapter:
-    """The adapter for ``provider.kind``; ``overrides`` are AdapterOptions fields (limit=, connect_timeout=, ...)."""
-    from .anthropic import AnthropicAdapter
-    from .azure import AzureAdapter
-    from .gemini import GeminiAdapter
-    from .mock import MockAdapter
-    from .openai import OpenAIAdapter
-
-    kinds: dict[str, type[Adapter]] = {
-        "openai": OpenAIAdapter,
-        "azure": AzureAdapter,
-        "anthropic": AnthropicAdapter,
-        "gemini": GeminiAdapter,
-        "mock": MockAdapter,
-    }
-    cls = kinds.get(provider.kind)
-    if cls is None:
-        raise ValueError(f"provider {provider.name!r}: unknown kind {provider.kind!r} "
-                         f"(known: {', '.join(sorted(kinds))})")
-    opts = options or AdapterOptions()
-    if overrides:
-        opts = replace(opts, **overrides)
-    return cls(provider, env=env if env is not None else {}, options=opts)

@@ -158,7 +158,7 @@ def test_closing_the_socket_mid_stream_closes_the_upstream(mock_gateway: Gateway
     chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
              "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None}]}
 
-    async def stream(decision: Any, body: Any) -> StreamOutcome:
+    async def stream(decision: Any, body: Any, adapters: Any = None) -> StreamOutcome:
         return StreamOutcome(target, (Attempt(target, "ok", None, 1.0),), chunk, SlowRest())  # type: ignore[arg-type]
 
     monkeypatch.setattr(mock_gateway.gw.executor, "stream", stream)
@@ -212,7 +212,7 @@ def test_an_unexpected_exception_is_an_error_frame_and_recorded(mock_gateway: Ga
     lines: list[dict] = []
     monkeypatch.setattr(mock_gateway.gw.decisions, "emit", lines.append)
 
-    async def bug(decision: Any, body: Any) -> Any:
+    async def bug(decision: Any, body: Any, adapters: Any = None) -> Any:
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(mock_gateway.gw.executor, "stream", bug)

@@ -64,7 +64,7 @@ class GatewayServer:
         settings = Settings(policies=self.policies, db=self.db_url, admin_key=self.admin_key, port=0,
                             **self.settings_overrides)
         holder = load_policy_dir(self.policies)
-        self.app = create_app(settings, env=dict(self.env), holder=holder)
+        self.app = create_app(settings, env=dict(self.env), policy=holder)
         self.key_id, self.key = self.new_key("eng", project="proj", app="tests", cost_center="cc-1")
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))

@@ -236,7 +236,7 @@ def test_unknown_model_is_404(client: httpx.Client, gateway: GatewayServer) -> N
 def test_unexpected_exception_is_an_opaque_500(client: httpx.Client, gateway: GatewayServer,
                                                monkeypatch: pytest.MonkeyPatch,
                                                caplog: pytest.LogCaptureFixture) -> None:
-    async def boom(decision: Any, body: Any) -> Any:
+    async def boom(decision: Any, body: Any, adapters: Any = None) -> Any:
         raise RuntimeError("secret internals /etc/passwd")
 
     monkeypatch.setattr(gateway.gw.executor, "chat", boom)
@@ -283,7 +283,7 @@ def _chunk(text: str) -> dict:
 def _fake_stream(monkeypatch: pytest.MonkeyPatch, gateway: GatewayServer, rest: _Rest) -> None:
     target = Target("gpt-4o-mini", "mock", "mock-small")
 
-    async def stream(decision: Any, body: Any) -> StreamOutcome:
+    async def stream(decision: Any, body: Any, adapters: Any = None) -> StreamOutcome:
         return StreamOutcome(target, (Attempt(target, "ok", None, 1.0),), _chunk("first"), rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(gateway.gw.executor, "stream", stream)
@@ -371,7 +371,7 @@ def test_admin_disabled_without_admin_key(tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "default.policy").write_text(DEFAULT_POLICY.read_text())
     settings = Settings(policies=tmp_path / "p", db=f"sqlite:///{tmp_path / 'k.db'}", admin_key=None)
-    app: Quart = create_app(settings, env={}, holder=load_policy_dir(settings.policies))
+    app: Quart = create_app(settings, env={}, policy=load_policy_dir(settings.policies))
 
     async def go() -> None:
         c = app.test_client()
@@ -462,7 +462,7 @@ def test_models_lists_only_what_the_callers_policy_serves(tmp_path: Path) -> Non
     from tests.gateway.conftest import policy_dir
 
     settings = Settings(policies=policy_dir(tmp_path, TEAM_POLICY), db=f"sqlite:///{tmp_path / 'k.db'}")
-    app = create_app(settings, env={}, holder=load_policy_dir(settings.policies))
+    app = create_app(settings, env={}, policy=load_policy_dir(settings.policies))
     store = app.extensions["open_router"].keys
     _, eng = store.create("eng")
     _, ml = store.create("ml", project="p")

@@ -155,7 +155,7 @@ def test_hot_routes_skip_quart_hooks_and_the_rest_reach_quart(tmp_path: Path) ->
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "default.policy").write_text(DEFAULT_POLICY.read_text())
     settings = Settings(policies=tmp_path / "p", db=f"sqlite:///{tmp_path / 'k.db'}", admin_key=None)
-    app = create_app(settings, env={}, holder=load_policy_dir(settings.policies))
+    app = create_app(settings, env={}, policy=load_policy_dir(settings.policies))
     assert isinstance(app.asgi_app, fast.FastPath)
     _, key = app.extensions["open_router"].keys.create("eng")
     seen: list[str] = []
@@ -354,7 +354,7 @@ def test_an_unexpected_exception_is_recorded_as_500(served: tuple[FakeUpstream, 
     _, server = served
     lines = recorded(server, monkeypatch)
 
-    async def bug(decision: Any, body: Any) -> Any:
+    async def bug(decision: Any, body: Any, adapters: Any = None) -> Any:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(server.gw.executor, "chat", bug)

@@ -238,7 +238,7 @@ def test_an_unavailable_key_store_is_503(tmp_path: Path, monkeypatch: pytest.Mon
     from tests.gateway.conftest import policy_dir
 
     settings = Settings(policies=policy_dir(tmp_path), db=f"sqlite:///{tmp_path / 'k.db'}", admin_key="adm")
-    app = create_app(settings, env={}, holder=load_policy_dir(settings.policies))
+    app = create_app(settings, env={}, policy=load_policy_dir(settings.policies))
     store = app.extensions["open_router"].keys
     _, secret = store.create("eng")
 
@@ -364,7 +364,7 @@ def test_budget_subjects_are_checked_against_the_keys(tmp_path: Path) -> None:
                         admin_key="adm")
     store = KeyStore(settings.db)
     store.create("eng", project="web")
-    app = create_app(settings, env={}, holder=load_policy_dir(settings.policies), keys=store)
+    app = create_app(settings, env={}, policy=load_policy_dir(settings.policies), keys=store)
     holder = app.extensions["open_router"].policies
     assert [w.split(": ", 1)[1] for w in holder.subject_warnings] == [
         'warning W192 budget for team "ghost": no key carries that team (create a key with --team ghost)']

@@ -1,0 +1,43 @@
+"""The `Gateway` a request sees: the parts create_app (gateway/app.py) wires together, in one object.
+
+Everything a request needs hangs off it (no module-level state); the surfaces in gateway/api/ receive it
+at registration and bind what they use into their closures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .admission import Admission
+    from .auth import Authenticator
+    from .facts import FactsBuilder
+    from .health import HealthBoard
+    from .keys import KeyStore
+    from .observe import DecisionLog, Metrics
+    from .pipeline import Pipeline
+    from .policy import PolicyStore
+    from .record import Recorder
+    from .router import Executor
+    from .settings import Settings
+
+
+@dataclass
+class Gateway:
+    """What requests need. ``pipeline`` is made from the others (create_app sets it last)."""
+
+    settings: Settings
+    policies: PolicyStore
+    keys: KeyStore
+    auth: Authenticator
+    health: HealthBoard
+    executor: Executor
+    metrics: Metrics
+    decisions: DecisionLog
+    facts: FactsBuilder
+    admission: Admission
+    recorder: Recorder
+    pipeline: Pipeline = field(init=False)
+
+
+__all__ = ["Gateway"]
