@@ -14,8 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.auth import Authenticator, Principal, token_from
-from gateway.errors import AuthError
 from gateway.keys import SECRET_RE, KeyStore, KeyStoreError, hash_secret
 from tests.gateway.conftest import GatewayServer
 
@@ -104,22 +102,6 @@ def test_negative_cache_is_cleared_when_the_key_is_created_here(db: str, monkeyp
     assert secret == fixed and store.lookup(fixed) == rec  # ...until this store creates it
 
 
-def test_authenticator_and_headers(db: str) -> None:
-    store = KeyStore(db)
-    rec, secret = store.create("eng", project="p", app="a", cost_center="c")
-    auth = Authenticator(store)
-    p = asyncio.run(auth.authenticate({"authorization": f"Bearer {secret}"}))
-    assert p == Principal(rec.id, "eng", "p", "a", "c")
-    assert token_from({"api-key": secret}) == secret
-    assert token_from({"authorization": "bearer  " + secret}) == secret
-    assert token_from({"authorization": "Basic abc"}) == ""
-    assert token_from({}) is None
-    for headers in ({}, {"authorization": "Basic abc"}, {"authorization": "Bearer sk-or-nope"}):
-        with pytest.raises(AuthError) as info:
-            asyncio.run(auth.authenticate(headers))
-        assert info.value.status == 401 and "sk-or-nope" not in info.value.message
-
-
 def test_admin_revoke_is_immediate_on_the_server(gateway: GatewayServer) -> None:
     key_id, secret = gateway.new_key("ops")
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -187,46 +169,7 @@ def test_cli_never_prints_the_database_password(tmp_path: Path) -> None:
         assert "u:***@" in r.stderr
 
 
-def test_settings_never_show_the_database_password() -> None:
-    from gateway.settings import Settings, SettingsError, mask_url, scrub
-
-    s = Settings(db=LEAKY_DB, admin_key="admin-secret")
-    assert s.redacted()["db"] == "postgresql://u:***@127.0.0.1:1/x" and s.redacted()["admin_key"] == "<set>"
-    assert "hunter2" not in repr(s) + str(s) and "admin-secret" not in repr(s)
-    with pytest.raises(SettingsError) as info:
-        Settings.load({"OPEN_ROUTER_DB": "postgres//u:hunter2@h/x"})
-    assert "hunter2" not in str(info.value) and "OPEN_ROUTER_DB" in str(info.value)
-    assert mask_url("sqlite:///open-router.db") == "sqlite:///open-router.db"
-    assert mask_url("postgresql://u:p@ss@h/x") == "postgresql://u:***@h/x"  # an unescaped '@' in the password
-    assert "zzzz" not in mask_url("postgresql://h/db?sslmode=require&password=zzzz")
-    assert scrub(f"cannot connect to {LEAKY_DB} as u with hunter2", LEAKY_DB) \
-        == "cannot connect to postgresql://u:***@127.0.0.1:1/x as u with ***"
-
-
 # --------------------------------------------------------------------------- errors
-
-
-def test_error_roots_and_statuses() -> None:
-    import gateway
-    from gateway.errors import GatewayError
-    from gateway.keys import KeyStoreUnavailable
-    from gateway.settings import SettingsError
-
-    assert gateway.GatewayError is GatewayError
-    assert issubclass(KeyStoreError, GatewayError) and KeyStoreError("x").status == 400
-    assert issubclass(KeyStoreUnavailable, KeyStoreError) and KeyStoreUnavailable().status == 503
-    assert issubclass(SettingsError, GatewayError) and issubclass(SettingsError, ValueError)
-    assert SettingsError("bad").status == 500 and str(SettingsError("bad")) == "bad"
-    from gateway.app import create_app
-
-    assert gateway.create_app is create_app
-    r = subprocess.run([sys.executable, "-c", "import sys, gateway, gateway.api; "
-                        "print(sorted(m for m in ('quart', 'sqlalchemy', 'hypercorn', 'dsl') if m in sys.modules))"],
-                       capture_output=True, text=True, check=True)
-    assert r.stdout.strip() == "[]"  # `import gateway` stays cheap
-    import gateway.api
-
-    assert gateway.__doc__ and gateway.api.__doc__
 
 
 def test_an_unavailable_key_store_is_503(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
