@@ -1,4 +1,4 @@
-"""The `open-router` command: policy tools (check, fmt, explain, decide) and the gateway (serve, keys)."""
+"""The `open-router` command: policy tools (check, fmt, explain, decide) and the gateway (serve, keys, db)."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
         server_cli = None  # type: ignore[assignment]
     if server_cli is not None:
         server_cli.register(sub)
+        from . import db_cli
+
+        db_cli.register(sub)
     return ap
 
 

@@ -13,9 +13,10 @@ network round trip, or a SQLite file locked by a writer in another process (the 
 BUSY_TIMEOUT seconds), must stall that one request, never the event loop. A database still locked or down
 after that raises KeyStoreUnavailable (503).
 
-SQLite databases run in WAL mode (``journal_mode=WAL``, set on every connection; it persists in the file):
-readers never wait for a writer, so `open-router keys create` or an admin write in another process does not
-hold up lookups at all.
+SQLite databases run in WAL mode (gateway/db.py sets ``journal_mode=WAL`` on every connection; it persists
+in the file): readers never wait for a writer, so `open-router keys create` or an admin write in another
+process does not hold up lookups at all. The schema is Alembic's (gateway/migrations/), brought up to date
+when a store is opened with ``create=True``.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 
+from .db import BUSY_TIMEOUT, engine_url, make_engine, upgrade  # noqa: F401 - BUSY_TIMEOUT: the docstring's
 from .errors import GatewayError
 
 log = logging.getLogger("open_router.keys")
@@ -40,7 +42,6 @@ SECRET_PREFIX = "sk-or-"
 SECRET_RE = re.compile(r"sk-or-[A-Za-z0-9_-]{43}")
 DISPLAY_CHARS = 4  # random characters of the secret kept for display, after the fixed prefix
 CACHE_MAX = 50_000  # entries before the cache is dropped wholesale (bounded memory under bad-key floods)
-BUSY_TIMEOUT = 5.0  # seconds a SQLite statement waits for another connection's lock (in a worker thread)
 
 metadata = sa.MetaData()
 
@@ -127,17 +128,6 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)  # 32 bytes → 43 urlsafe characters
 
 
-def engine_url(url: str) -> str:
-    """Normalise a database URL: plain ``postgresql://`` means psycopg (v3) when it is installed."""
-    if url.startswith(("postgresql://", "postgres://")):
-        try:
-            import psycopg  # noqa: F401
-        except ImportError:
-            return url.replace("postgres://", "postgresql://", 1)
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
 def _aware(dt: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes even for timezone=True columns; they were written as UTC.
     if dt is not None and dt.tzinfo is None:
@@ -152,37 +142,21 @@ def _record(row: Any) -> KeyRecord:
     )
 
 
-def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:
-    """WAL for a file database (an in-memory one stays "memory"): readers and a writer no longer block each
-    other."""
-    cur = dbapi_conn.cursor()
-    try:
-        cur.execute("PRAGMA journal_mode=WAL")
-    except Exception as exc:  # switching needs a moment alone with the file; without WAL, lookups still work
-        log.warning("key store: could not switch SQLite to WAL (%s); readers may wait for writers", exc)
-    finally:
-        cur.close()
-
-
 class KeyStore:
     """The key table plus the lookup cache. One per app (or per CLI command)."""
 
     def __init__(self, url: str, *, ttl: float = 1.0, create: bool = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, engine: sa.Engine | None = None) -> None:
         self.url = engine_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        kwargs: dict[str, Any] = {}
-        if self.is_sqlite:
-            # Lookups and admin writes run in worker threads: one file, many threads.
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT}
-        self.engine = sa.create_engine(self.url, **kwargs)
-        if self.is_sqlite:
-            sa.event.listen(self.engine, "connect", _sqlite_wal)
+        # Lookups and admin writes run in worker threads: one file, many threads (gateway.db's engine).
+        self.engine = engine if engine is not None else make_engine(self.url)
         self.ttl = ttl
         self.clock = clock
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
         if create:
-            metadata.create_all(self.engine)
+            with _unavailable("migrate"):
+                upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
