@@ -6,7 +6,15 @@ Behaviour, all derived from the request (same request → same content; ids and 
 - with tools (and tool_choice not "none"), a call to the first tool — or the one tool_choice names —
   unless the last message is already a tool result (then a text reply, so agent loops end); arguments
   fill the schema's required properties deterministically (strings, numbers, booleans, enums);
-- ``max_tokens`` truncates (finish_reason "length"), ``stop`` cuts at the first stop string;
+- ``response_format``: ``json_object`` gets ``{"reply": <the reply above>, "digest": <8 hex>}``,
+  ``json_schema`` a deterministic instance of its schema (gateway/providers/mock_json.py: bounded work
+  whatever the schema); both as JSON text, streamed in pieces that join back to it;
+- ``max_tokens`` truncates (finish_reason "length"), ``stop`` cuts at the first stop string (JSON too,
+  as upstreams do);
+- ``logprobs: true``: each choice's content split into word/punctuation tokens, each with a deterministic
+  logprob, its UTF-8 bytes and ``top_logprobs`` entries (the token itself first, then alternatives of
+  decreasing probability, summing below 1); streamed one token a chunk, each chunk carrying its token's
+  entry. A tool-call choice has ``logprobs: null`` (no content tokens);
 - usage is a ~4-characters-a-token estimate;
 - embeddings: unit vectors of ``dimensions`` (default 16) from a SHA-256 of each input (base64 of
   little-endian float32s with ``encoding_format: "base64"``).
@@ -22,18 +30,25 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import math
+import re
 import struct
 from typing import Any, AsyncIterator, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from dsl.decision import Target
 
-from . import common
+from . import common, mock_json
 from .base import Adapter
 
 PREFIX = "Mock reply to: "
 DEFAULT_DIMS = 16
+# A token: a word with its leading space, a run of punctuation with its leading space, or whitespace.
+_TOKEN_RE = re.compile(r" ?\w+| ?[^\w\s]+|\s+")
+# Stand-ins for the runner-up tokens in top_logprobs (20 at most are asked for: 19 besides the token).
+_ALTERNATIVES = (" the", " a", " and", " of", " to", " in", " is", " it", " that", " for", ",", ".", ":",
+                 " \"", "\"", " {", "}", " [", "]", " 0", " 1", " yes", " no", " mock", " reply")
 
 
 def _digest(*items: str) -> bytes:
@@ -80,6 +95,50 @@ def mock_arguments(schema: Mapping[str, Any] | None, seed: str) -> dict[str, Any
     return {name: _fake_value(name, props.get(name) or {}, seed) for name in schema.get("required") or ()}
 
 
+def mock_tokens(text: str) -> list[str]:
+    """The mock's tokenisation of a reply: pieces that join back to ``text``."""
+    return _TOKEN_RE.findall(text)
+
+
+def mock_logprobs(tokens: list[str], top: int, seed: str) -> list[dict[str, Any]]:
+    """OpenAI ``ChatCompletionTokenLogprob`` entries for ``tokens``, deterministic in (tokens, seed).
+
+    The token's own probability is in [0.5, 1), so it heads its ``top`` alternatives; the runners-up share
+    what is left, halving each time."""
+    out = []
+    for pos, token in enumerate(tokens):
+        h = _digest(seed, str(pos), token)
+        logprob = -(0.001 + int.from_bytes(h[:2], "big") % 690 / 1000)
+        rest = math.log(1.0 - math.exp(logprob))
+        tops = [{"token": token, "logprob": round(logprob, 6), "bytes": list(token.encode("utf-8"))}] if top else []
+        k = h[2]
+        while len(tops) < top:
+            alt = _ALTERNATIVES[k % len(_ALTERNATIVES)]
+            k += 1
+            if alt != token and all(t["token"] != alt for t in tops):
+                tops.append({"token": alt, "logprob": round(rest - len(tops) * math.log(2), 6),
+                             "bytes": list(alt.encode("utf-8"))})
+        out.append({"token": token, "logprob": round(logprob, 6), "bytes": list(token.encode("utf-8")),
+                    "top_logprobs": tops})
+    return out
+
+
+def reply_text(body: Mapping[str, Any], messages: list[Mapping[str, Any]], index: int, seed: str) -> str:
+    """Choice ``index``'s content before stop and max_tokens: the plain reply, or JSON for response_format."""
+    text = PREFIX + _last_user_text(messages)[:60]
+    if index:
+        text += f" (choice {index + 1})"
+    fmt = body.get("response_format")
+    kind = fmt.get("type") if isinstance(fmt, Mapping) else None
+    if kind == "json_object":
+        return json.dumps(mock_json.json_object(text, seed), ensure_ascii=False)
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")  # type: ignore[union-attr]  # (kind is set, so fmt is a mapping)
+        schema = spec.get("schema") if isinstance(spec, Mapping) else None
+        return json.dumps(mock_json.instance(schema, f"{seed}:{index}"), ensure_ascii=False)
+    return text
+
+
 def mock_embedding(text: str, dims: int) -> list[float]:
     values: list[float] = []
     counter = 0
@@ -112,8 +171,8 @@ class MockAdapter(Adapter):
 
     # ----------------------------------------------------------------- the reply
 
-    def _plan(self, body: Mapping[str, Any]) -> tuple[list[tuple[str | None, list[dict], str]], int]:
-        """[(content, tool_calls, finish_reason) per choice], prompt tokens."""
+    def _plan(self, body: Mapping[str, Any]) -> tuple[list[tuple[str | None, list[dict], str]], int, str]:
+        """[(content, tool_calls, finish_reason) per choice], prompt tokens, the request's seed."""
         messages = body.get("messages") or []
         prompt_tokens = common.estimate_tokens(common.messages_text(messages))
         seed = _digest(common.dumps(messages).decode()).hex()
@@ -128,9 +187,7 @@ class MockAdapter(Adapter):
                 call_id = f"call_{_digest(seed, str(i)).hex()[:24]}"
                 out.append((None, [common.tool_call(call_id, fn.get("name", ""), args)], "tool_calls"))
                 continue
-            text = PREFIX + _last_user_text(messages)[:60]
-            if i:
-                text += f" (choice {i + 1})"
+            text = reply_text(body, messages, i, seed)
             finish = "stop"
             for stop in stops:
                 cut = text.find(stop)
@@ -139,7 +196,7 @@ class MockAdapter(Adapter):
             if limit is not None and common.estimate_tokens(text) > limit:
                 text, finish = text[: max(0, limit) * 4], "length"
             out.append((text, [], finish))
-        return out, prompt_tokens
+        return out, prompt_tokens, seed
 
     @staticmethod
     def _tool_to_call(body: Mapping[str, Any], messages: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -160,17 +217,32 @@ class MockAdapter(Adapter):
                    sum(common.estimate_tokens(tc["function"]["name"] + tc["function"]["arguments"]) for tc in calls)
                    for text, calls, _ in plan)
 
+    @staticmethod
+    def _top(body: Mapping[str, Any]) -> int | None:
+        """None without ``logprobs: true``, else how many top_logprobs each token gets (0-20)."""
+        if body.get("logprobs") is not True:
+            return None
+        top = body.get("top_logprobs")
+        return max(0, min(20, top)) if isinstance(top, int) and not isinstance(top, bool) else 0
+
     async def chat(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
-        plan, prompt_tokens = self._plan(body)
+        plan, prompt_tokens, seed = self._plan(body)
+        top = self._top(body)
         if self.ttfb or self.latency:
             await asyncio.sleep(self.ttfb + self.latency)
         choices = [common.choice(i, common.message(text, calls or None), finish)
                    for i, (text, calls, finish) in enumerate(plan)]
+        if top is not None:
+            for i, (ch, (text, calls, _)) in enumerate(zip(choices, plan)):
+                if not calls:
+                    ch["logprobs"] = {"content": mock_logprobs(mock_tokens(text or ""), top, f"{seed}:{i}"),
+                                      "refusal": None}
         return common.completion(common.completion_id(), target.upstream, choices,
                                   common.usage(prompt_tokens, self._completion_tokens(plan)))
 
     async def chat_stream(self, target: Target, body: dict, *, timeout: float | None = None) -> AsyncIterator[dict]:
-        plan, prompt_tokens = self._plan(body)
+        plan, prompt_tokens, seed = self._plan(body)
+        top = self._top(body)
         cid, created, model = common.completion_id(), common.now(), target.upstream
         pieces: list[dict] = []  # chunks after the first, for pacing
         for i, (text, calls, finish) in enumerate(plan):
@@ -184,6 +256,12 @@ class MockAdapter(Adapter):
                     for part in (args[:half], args[half:]):
                         pieces.append(common.chunk(cid, created, model, [common.delta_choice(i, {"tool_calls": [
                             {"index": k, "function": {"arguments": part}}]})]))
+            elif top is not None:
+                tokens = mock_tokens(text or "")
+                for token, entry in zip(tokens, mock_logprobs(tokens, top, f"{seed}:{i}")):
+                    delta = common.delta_choice(i, {"content": token})
+                    delta["logprobs"] = {"content": [entry], "refusal": None}
+                    pieces.append(common.chunk(cid, created, model, [delta]))
             else:
                 for word in _split_words(text or ""):
                     pieces.append(common.chunk(cid, created, model, [common.delta_choice(i, {"content": word})]))
