@@ -10,6 +10,7 @@ from urllib.parse import quote
 from dsl.decision import Target
 
 from .openai import OpenAIAdapter
+from .stream import strip_filters
 
 # The latest generally available data-plane inference version (Azure OpenAI REST reference).
 DEFAULT_API_VERSION = "2024-10-21"
@@ -48,7 +49,9 @@ class AzureAdapter(OpenAIAdapter):
         return body
 
     async def chat(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
-        result = await super().chat(target, body, timeout=timeout)
+        # Azure's content-filter annotations have no place in OpenAI's schema: dropped (a choice the filter
+        # blocked keeps finish_reason "content_filter"); streams do the same in ChunkStream.
+        result = strip_filters(await super().chat(target, body, timeout=timeout))
         if not result.get("model"):
             result["model"] = target.upstream
         return result

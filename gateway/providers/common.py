@@ -407,6 +407,42 @@ def upstream_message(payload: Any, raw: bytes | str = b"") -> str:
 # Anthropic answers 529 when overloaded: as retryable as a 503.
 _RETRYABLE = RETRYABLE_STATUSES | {529}
 
+# How each provider says "the key is bad" (its status varies: Gemini answers a bad key with a 400):
+# OpenAI 401 code invalid_api_key; Azure 401 "Access denied due to invalid subscription key ..."; Anthropic
+# 401 authentication_error / 403 permission_error; Gemini 400 INVALID_ARGUMENT with an ErrorInfo reason
+# API_KEY_INVALID ("API key not valid. Please pass a valid API key."), 403 PERMISSION_DENIED ("Method
+# doesn't allow unregistered callers", API_KEY_SERVICE_BLOCKED, ...).
+_AUTH_CODES = frozenset({"invalid_api_key", "invalid_key", "unauthorized", "authenticationerror", "401", "403"})
+_AUTH_TYPES = frozenset({"authentication_error", "permission_error", "invalid_api_key"})
+_AUTH_STATUSES = frozenset({"unauthenticated", "permission_denied"})  # google.rpc codes, compared lower-case
+_AUTH_REASON = re.compile(r"^(API_KEY_[A-Z_]+|ACCESS_TOKEN_[A-Z_]+|CREDENTIALS_MISSING|SERVICE_DISABLED)$")
+_AUTH_MESSAGE = re.compile(r"api key not valid|invalid api key|incorrect api key|invalid x-api-key|"
+                           r"invalid subscription key|unregistered callers|api key (?:is )?(?:missing|expired)",
+                           re.I)
+
+
+def credential_failure(status: int, payload: Any) -> str | None:
+    """Is this upstream error the provider refusing the gateway's own credentials? The provider's reason
+    (a short code such as ``API_KEY_INVALID`` or ``invalid_api_key``, never its message, which can echo
+    the key) when it is, "" when only the status says so, None when it is something else."""
+    err = payload.get("error") if isinstance(payload, Mapping) else None
+    if isinstance(payload, list) and payload and isinstance(payload[0], Mapping):
+        err = payload[0].get("error")  # Gemini sometimes wraps the error body in a list
+    if not isinstance(err, Mapping):
+        err = payload if isinstance(payload, Mapping) else {}
+    for detail in err.get("details") or ():
+        reason = detail.get("reason") if isinstance(detail, Mapping) else None
+        if isinstance(reason, str) and _AUTH_REASON.match(reason):
+            return reason
+    for key, known in (("code", _AUTH_CODES), ("type", _AUTH_TYPES), ("status", _AUTH_STATUSES)):
+        value = err.get(key)
+        if isinstance(value, str) and value.lower() in known:
+            return "" if value.isdigit() else value
+    message = err.get("message")
+    if isinstance(message, str) and _AUTH_MESSAGE.search(message):
+        return ""
+    return "" if status in (401, 403) else None
+
 
 def status_error(
     provider: str,
@@ -428,6 +464,17 @@ def status_error(
         "retry_after": retry_after,
         "retryable": status in _RETRYABLE,
     }
+    reason = credential_failure(status, payload)
+    if reason is not None:
+        # The upstream key is the gateway's, not the client's, whatever status the provider uses for it:
+        # never ask the client to fix it, and don't relay the message (OpenAI echoes a masked key in it).
+        # Not retryable on this target; the walk goes on to the next one (its provider may have a good key).
+        common["retryable"] = False
+        hint = f" ({reason})" if re.fullmatch(r"[A-Za-z_]{3,40}", reason) else ""
+        return UpstreamError(
+            f"provider {provider!r} rejected the gateway's credentials (upstream status {status}{hint}); "
+            "the gateway operator must fix the provider key",
+            status=502, code="upstream_auth_failed", **common)
     if status in (400, 422):
         return UpstreamError(detail or f"provider {provider!r} rejected the request",
                              status=400, type="invalid_request_error", code="invalid_request", **common)
@@ -442,13 +489,6 @@ def status_error(
         # and the client sees the 413 only when every target refused.
         return UpstreamError(detail or "request too large for the provider", failover=True,
                              status=413, type="invalid_request_error", code="request_too_large", **common)
-    if status in (401, 403):
-        # The upstream key is the gateway's, not the client's: never ask the client to fix it, and don't
-        # relay the message (OpenAI echoes a masked key in it).
-        return UpstreamError(
-            f"provider {provider!r} rejected the gateway's credentials (upstream status {status}); "
-            "the gateway operator must fix the provider key",
-            status=502, code="upstream_auth_failed", **common)
     if status == 429:
         return UpstreamError(f"provider {provider!r} is rate limiting: {detail}".rstrip(": "),
                              status=429, type="rate_limit_exceeded", code="rate_limit_exceeded", **common)

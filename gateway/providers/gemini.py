@@ -23,6 +23,7 @@ from gateway.errors import InvalidRequest
 
 from . import common
 from .base import HTTPAdapter
+from .stream import ChunkStream
 
 FINISH_REASONS = {
     "STOP": "stop",
@@ -333,6 +334,9 @@ class GeminiAdapter(HTTPAdapter):
         url = self._url(target.upstream, "streamGenerateContent?alt=sse")
         include_usage = common.wants_usage(body)
         cid, created, model = common.completion_id(), common.now(), target.upstream
+        # Gemini may repeat finishReason on every chunk and fuses a function call with its finish: the
+        # ChunkStream sends each choice's finish once, on a chunk of its own, at the end.
+        out_stream = ChunkStream(cid, created, model)
         started: set[int] = set()  # candidate indexes that already got their role chunk
         tool_counts: dict[int, int] = {}
         finished: set[int] = set()
@@ -354,8 +358,11 @@ class GeminiAdapter(HTTPAdapter):
                 last_usage = gemini_usage(obj.get("usageMetadata")) or last_usage
                 candidates = common.objs(obj.get("candidates"), "candidates")
                 if not candidates and common.obj(obj.get("promptFeedback"), "promptFeedback").get("blockReason"):
-                    yield common.chunk(cid, created, model,
-                                       [common.delta_choice(0, {"role": "assistant", "content": ""}, "content_filter")])
+                    sent = out_stream.push(common.chunk(
+                        cid, created, model, [common.delta_choice(0, {"role": "assistant", "content": ""},
+                                                                  "content_filter")]))
+                    if sent is not None:
+                        yield sent
                     finished.add(0)
                     continue
                 out = []
@@ -384,13 +391,17 @@ class GeminiAdapter(HTTPAdapter):
                     if delta or finish:
                         out.append(common.delta_choice(idx, delta, finish))
                 if out:
-                    yield common.chunk(cid, created, model, out)
+                    sent = out_stream.push(common.chunk(cid, created, model, out))
+                    if sent is not None:
+                        yield sent
         except common.ShapeError as exc:
             raise common.bad_payload(self.name, f"{exc} in a stream event") from None
         if not finished:
             raise self.stream_cut("the stream ended before a finish reason")
         if include_usage:
-            yield common.chunk(cid, created, model, [], last_usage or common.usage(0, 0))
+            out_stream.push(common.chunk(cid, created, model, [], last_usage or common.usage(0, 0)))
+        for sent in out_stream.end():
+            yield sent
 
     async def embed(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
         inputs = body.get("input")

@@ -11,6 +11,7 @@ from dsl.decision import Target
 
 from . import common
 from .base import HTTPAdapter
+from .stream import ChunkStream
 
 # OpenAI refuses a tool call id longer than this (string_above_max_length).
 MAX_TOOL_CALL_ID = 40
@@ -41,10 +42,12 @@ def normalise_completion(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def normalise_chunk(obj: dict[str, Any], cid: str, created: int) -> dict[str, Any]:
-    obj.setdefault("object", "chat.completion.chunk")
+    """Give a chunk the fields OpenAI always sends (an empty ``object``, ``id`` or ``created``, as Azure's
+    filter chunks have, counts as missing); `ChunkStream` then makes them one per stream."""
+    obj["object"] = "chat.completion.chunk"
     if not obj.get("id"):
         obj["id"] = cid
-    if not isinstance(obj.get("created"), int):
+    if not isinstance(obj.get("created"), int) or not obj["created"]:
         obj["created"] = created
     obj.setdefault("model", "")
     if obj.get("choices") is None:
@@ -101,11 +104,10 @@ class OpenAIAdapter(HTTPAdapter):
         body = self.prepare_chat(target, body)
         if body.get("stream") is not True:
             body = {**body, "stream": True}
-        cid, created = common.completion_id(), common.now()
-        finished = False
+        out = ChunkStream(common.completion_id(), common.now())
         async for _event, data in self.post_sse(self.chat_url(target), body, timeout=timeout):
             if data == "[DONE]":
-                return
+                break
             obj = self.decode_event(data)
             if not isinstance(obj, dict):
                 raise common.bad_payload(self.name, "a stream event is not an object")
@@ -122,17 +124,26 @@ class OpenAIAdapter(HTTPAdapter):
                             tc.setdefault("index", i)
                         ch["delta"] = delta
                         ch.pop("message", None)
+                    if "usage" in obj:
+                        # The usage goes last, on a chunk of its own, as OpenAI sends it.
+                        usage = obj.pop("usage")
+                        out.push(common.chunk(obj["id"], obj["created"], obj.get("model", ""), [], usage))
                     obj["object"] = "chat.completion.chunk"
-                    yield obj
-                    return
-                normalise_chunk(obj, cid, created)
+                    sent = out.push(obj)
+                    if sent is not None:
+                        yield sent
+                    break
+                normalise_chunk(obj, out.id, out.created)
             except common.ShapeError as exc:
                 raise common.bad_payload(self.name, f"{exc} in a stream event") from None
-            if any(ch.get("finish_reason") for ch in obj["choices"]):
-                finished = True
-            yield obj
-        if not finished:
-            raise self.stream_cut("the stream ended before [DONE]")
+            sent = out.push(obj)
+            if sent is not None:
+                yield sent
+        else:
+            if not out.finished:
+                raise self.stream_cut("the stream ended before [DONE]")
+        for sent in out.end():
+            yield sent
 
     async def embed(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
         result = await self.post_json(self.embed_url(target), self.prepare(target, body), timeout=timeout)

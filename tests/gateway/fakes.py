@@ -81,6 +81,17 @@ class Behaviour:
     thought_signature  gemini: the thoughtSignature on the first functionCall part (as Gemini 3 sends it)
     usage           (prompt_tokens, completion_tokens) to report (default: derived from the texts)
     finish          provider-native finish reason to report (e.g. "max_tokens", "MAX_TOKENS", "length")
+    filters         azure: Azure's content-filter shapes — a first ``choices: []`` chunk of
+                    prompt_filter_results, content_filter_results on every choice, an Asynchronous Filter
+                    annotation chunk (id "", object "", created 0, no delta) after the finish; a
+                    non-streamed answer gets prompt_filter_results / content_filter_results
+    repeat_finish   gemini stream: finishReason on every chunk, as Gemini may send it
+    fused_finish    stream: the finish on the last content chunk rather than a chunk of its own (gemini:
+                    the functionCall chunk carries finishReason and usage, as Gemini sends it;
+                    openai/azure: the last delta carries finish_reason, as some compatible servers do)
+    credential_error  answer the provider's credential refusal of that name from
+                    fixtures/credential_errors.json (openai/azure "invalid"; anthropic "invalid",
+                    "permission"; gemini "invalid" = 400 API_KEY_INVALID, "missing", "blocked")
     """
 
     status: int = 200
@@ -102,6 +113,34 @@ class Behaviour:
     thought_signature: str | None = None
     usage: tuple[int, int] | None = None
     finish: str | None = None
+    filters: bool = False
+    repeat_finish: bool = False
+    fused_finish: bool = False
+    credential_error: str | None = None
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@functools.lru_cache(maxsize=None)
+def _fixture_text(name: str) -> str:
+    return (FIXTURES / name).read_text()
+
+
+def fixture(name: str) -> Any:
+    """A fresh copy of a JSON file under tests/gateway/fixtures/ (see its README for the sources)."""
+    return json.loads(_fixture_text(name))
+
+
+def credential_error(kind: str, variant: str = "invalid") -> tuple[int, dict[str, Any]]:
+    """(status, body) of provider ``kind`` refusing the key, as the provider's documented format has it."""
+    entry = fixture("credential_errors.json")[kind][variant]
+    return entry["status"], entry["body"]
+
+
+# Azure's filter verdict on a prompt / a completion that passed (the provider's documented format).
+_AZURE_SAFE = {"hate": {"filtered": False, "severity": "safe"}, "self_harm": {"filtered": False, "severity": "safe"},
+               "sexual": {"filtered": False, "severity": "safe"}, "violence": {"filtered": False, "severity": "safe"}}
 
 
 @dataclass
@@ -276,7 +315,10 @@ class FakeUpstream:
             return self._error(404, b, f"no route {request.method} {request.path}", force=True)
         op, model = route
         if self.key is not None and not self._authorised(request):
-            return self._error(401, b, "invalid api key", force=True)
+            return self._refuse_key(request, b)
+        if b.credential_error is not None:
+            status, body = credential_error(self.kind, b.credential_error)
+            return web.json_response(body, status=status, headers=self._headers(b))
         if b.status >= 400:
             return self._error(b.status, b, b.message or f"fake {self.kind} error {b.status}")
         if b.body is not None:
@@ -333,6 +375,22 @@ class FakeUpstream:
         if self.kind == "anthropic":
             return h.get("x-api-key") == self.key and bool(h.get("anthropic-version"))
         return h.get("x-goog-api-key") == self.key
+
+    def _refuse_key(self, request: web.Request, b: Behaviour) -> web.Response:
+        """A wrong (or missing) key, refused the way the provider does it."""
+        if self.kind == "anthropic":
+            return self._error(401, b, "invalid api key", force=True)
+        if self.kind == "gemini":
+            sent = request.headers.get("x-goog-api-key")
+            status, body = credential_error("gemini", "invalid" if sent else "missing")
+        else:
+            status, body = credential_error(self.kind, "invalid")
+            if self.kind == "openai":
+                sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
+                masked = sent[:3] + "*" * max(0, len(sent) - 7) + sent[-4:] if len(sent) > 7 else "***"
+                body["error"]["message"] = (f"Incorrect API key provided: {masked}. You can find your API key "
+                                            "at https://platform.openai.com/account/api-keys.")
+        return web.json_response(body, status=status, headers=self._headers(b))
 
     # ------------------------------------------------------------------ sending
 
@@ -435,11 +493,16 @@ class FakeUpstream:
                 msg["tool_calls"] = tool_calls
             finish = b.finish or ("tool_calls" if calls else "stop")
             n = int(body.get("n") or 1)
-            return {"id": "chatcmpl-fake" + _h(json.dumps(body)), "object": "chat.completion", "created": 1_700_000_000,
-                    "model": model, "system_fingerprint": "fp_fake",
-                    "choices": [{"index": i, "message": msg, "finish_reason": finish, "logprobs": None}
-                                for i in range(n)],
-                    "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}}
+            out = {"id": "chatcmpl-fake" + _h(json.dumps(body)), "object": "chat.completion", "created": 1_700_000_000,
+                   "model": model, "system_fingerprint": "fp_fake",
+                   "choices": [{"index": i, "message": msg, "finish_reason": finish, "logprobs": None}
+                               for i in range(n)],
+                   "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}}
+            if b.filters:
+                out["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": _AZURE_SAFE}]
+                for ch in out["choices"]:
+                    ch["content_filter_results"] = _AZURE_SAFE
+            return out
         if self.kind == "anthropic":
             content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
             content += [{"type": "tool_use", "id": f"toolu_{i}_{_h(name)}", "name": name, "input": args}
@@ -466,10 +529,17 @@ class FakeUpstream:
                     "model": model}
 
             def ev(delta: dict, finish: str | None = None) -> tuple[None, dict]:
-                return (None, {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
-                                                    "logprobs": None}]})
+                choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+                if b.filters:
+                    choice["content_filter_results"] = {} if "role" in delta or not delta else _AZURE_SAFE
+                return (None, {**base, "choices": [choice]})
 
-            events = [ev({"role": "assistant", "content": ""})]
+            events = []
+            if b.filters:  # Azure opens with the prompt's filter verdict: no choices, no id
+                events.append((None, {"choices": [], "created": 0, "id": "", "model": "", "object": "",
+                                      "prompt_filter_results": [{"prompt_index": 0,
+                                                                 "content_filter_results": _AZURE_SAFE}]}))
+            events.append(ev({"role": "assistant", "content": ""}))
             events += [ev({"content": piece}) for piece in pieces]
             for i, (name, args) in enumerate(calls):
                 arguments = json.dumps(args)
@@ -478,7 +548,18 @@ class FakeUpstream:
                                                   "function": {"name": name, "arguments": ""}}]}))
                 for part in (arguments[:half], arguments[half:]):
                     events.append(ev({"tool_calls": [{"index": i, "function": {"arguments": part}}]}))
-            events.append(ev({}, b.finish or ("tool_calls" if calls else "stop")))
+            finish = b.finish or ("tool_calls" if calls else "stop")
+            if b.fused_finish and len(events) > 1:
+                last = events[-1][1]
+                last["choices"][0]["finish_reason"] = finish
+            else:
+                events.append(ev({}, finish))
+            if b.filters:  # the Asynchronous Filter's annotation of what was streamed, after the finish
+                events.append((None, {"choices": [{"index": 0, "finish_reason": None,
+                                                   "content_filter_results": _AZURE_SAFE,
+                                                   "content_filter_offsets": {"check_offset": 0, "start_offset": 0,
+                                                                              "end_offset": len(text or "")}}],
+                                      "created": 0, "id": "", "model": "", "object": "", "usage": None}))
             if (body.get("stream_options") or {}).get("include_usage"):
                 events.append((None, {**base, "choices": [],
                                       "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}}))
@@ -517,17 +598,24 @@ class FakeUpstream:
             return events
         # gemini: each event is a whole GenerateContentResponse; the last carries finishReason and usage
         events = []
+        finish = b.finish or "STOP"
         for piece in pieces:
-            events.append((None, {"candidates": [{"content": {"role": "model", "parts": [{"text": piece}]},
-                                                  "index": 0}], "modelVersion": model}))
+            cand: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": piece}]}, "index": 0}
+            if b.repeat_finish:
+                cand["finishReason"] = finish
+            events.append((None, {"candidates": [cand], "modelVersion": model}))
         if calls:
             events.append((None, {"candidates": [{"content": {"role": "model", "parts": _function_call_parts(
                 calls, b.thought_signature)}, "index": 0}], "modelVersion": model}))
+        usage = {"promptTokenCount": p, "candidatesTokenCount": c, "totalTokenCount": p + c}
+        if (b.fused_finish or b.repeat_finish) and events:
+            last = events[-1][1]
+            last["candidates"][0]["finishReason"] = finish
+            last["usageMetadata"] = usage
+            return events
         events.append((None, {"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]},
-                                              "finishReason": b.finish or "STOP", "index": 0}],
-                              "usageMetadata": {"promptTokenCount": p, "candidatesTokenCount": c,
-                                                "totalTokenCount": p + c},
-                              "modelVersion": model}))
+                                              "finishReason": finish, "index": 0}],
+                              "usageMetadata": usage, "modelVersion": model}))
         return events
 
     def _embeddings(self, body: Mapping[str, Any], model: str) -> dict[str, Any]:

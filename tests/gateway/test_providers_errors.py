@@ -213,8 +213,13 @@ def test_openai_echoed_key_never_reaches_the_client():
     raw = b'{"error": {"message": "Incorrect API key provided: sk-live-0123456789abcdef.", "type": "invalid_request_error"}}'
     exc = status_error("openai", 401, raw, {}, ["sk-live-0123456789abcdef"])
     assert "sk-live" not in exc.message and exc.code == "upstream_auth_failed"
+    # Whatever the status, a key complaint is the gateway's credentials failing, never the client's 400.
     exc = status_error("openai", 400, raw, {}, ["sk-live-0123456789abcdef"])
-    assert "sk-live" not in exc.message and "Incorrect API key" in exc.message
+    assert "sk-live" not in exc.message and exc.code == "upstream_auth_failed" and exc.status == 502
+    # A relayed 400 message that echoes the key is redacted.
+    raw = b'{"error": {"message": "bad request from sk-live-0123456789abcdef", "type": "invalid_request_error"}}'
+    exc = status_error("openai", 400, raw, {}, ["sk-live-0123456789abcdef"])
+    assert "sk-live" not in exc.message and "bad request from ***" in exc.message
 
 
 @pytest.mark.parametrize("seconds, header", [(None, None), (0.0, "1"), (0.2, "1"), (1.0, "1"), (1.01, "2"),
