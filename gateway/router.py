@@ -379,8 +379,11 @@ class Executor:
                     upstream_status = getattr(err, "upstream_status", None)
                     attempts.append(_attempt(target, error_code(err), upstream_status, ms))
                     last = err
+                    # A refused provider credential never gets better on the same target, whatever
+                    # `retry on` names: the next target at once.
                     if not (getattr(err, "retryable", False)
-                            or (upstream_status is not None and upstream_status in retry_on)):
+                            or (upstream_status is not None and upstream_status in retry_on
+                                and err.code != "upstream_auth_failed")):
                         if is_client_fault(err) and not getattr(err, "failover", False):
                             err.attempts = tuple(attempts)
                             raise err

@@ -109,8 +109,8 @@ async def _call(fake: FakeUpstream, stream: bool, *, env=None, provider=None):
 # --------------------------------------------------------------------------- through the executor
 
 
-def _decision(*targets: Target, retries: int = 2) -> Decision:
-    plan = Plan("ordered", targets, (), retries, None, ())
+def _decision(*targets: Target, retries: int = 2, retry_on: tuple[int, ...] = ()) -> Decision:
+    plan = Plan("ordered", targets, (), retries, None, retry_on)
     return Decision(rule="r", rule_span=NOSPAN, plan=plan, policy_version="test", facts=Facts(), error=None)
 
 
@@ -118,8 +118,9 @@ async def _no_sleep(_: float) -> None:
     return None
 
 
-@pytest.mark.parametrize("stream", [False, True])
-def test_credential_failure_moves_to_the_next_target_at_once(stream: bool) -> None:
+@pytest.mark.parametrize("stream,retry_on", [(False, ()), (True, ()), (False, (400, 403)), (True, (400,))])
+def test_credential_failure_moves_to_the_next_target_at_once(stream: bool, retry_on: tuple[int, ...]) -> None:
+    """Also when the route says `retry on 400`: a refused key is not worth a second try on that target."""
     with FakeUpstream("gemini", key="AIzaSy-real") as gm, FakeUpstream("openai", key="sk-real-0123") as oa:
         gm.default = Behaviour(credential_error="invalid")
         oa.default = Behaviour(text="from openai")
@@ -130,11 +131,11 @@ def test_credential_failure_moves_to_the_next_target_at_once(stream: bool) -> No
             ex = Executor(adapters, HealthBoard(), rng=random.Random(0), sleep=_no_sleep)
             try:
                 if stream:
-                    out = await ex.stream(_decision(gem, oai), dict(BODY))
+                    out = await ex.stream(_decision(gem, oai, retry_on=retry_on), dict(BODY))
                     chunks = [out.first] + [c async for c in out.rest]
                     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
                     return out.attempts, text
-                out = await ex.chat(_decision(gem, oai), dict(BODY))
+                out = await ex.chat(_decision(gem, oai, retry_on=retry_on), dict(BODY))
                 return out.attempts, out.response["choices"][0]["message"]["content"]
             finally:
                 for a in adapters.values():
