@@ -82,6 +82,7 @@ class Target:
     price_out: Decimal = field(default=Decimal(0), compare=False)
     context: int | None = field(default=None, compare=False)
     capabilities: frozenset[str] = field(default=frozenset(), compare=False)
+    price_cached_in: Decimal | None = field(default=None, compare=False)  # None: cached input at price_in
 
     def as_json(self) -> dict[str, str]:
         return {"model": self.model, "provider": self.provider, "upstream": self.upstream}

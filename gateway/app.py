@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 
 from .admission import Admission
 from .auth import Authenticator
+from .billing.ledger import Ledger
 from .context import Gateway
 from .errors import GatewayError
 from .facts import FactsBuilder, load_classifier
@@ -47,11 +48,16 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     health = HealthBoard()
     metrics, decisions = Metrics(), DecisionLog(settings.decision_log)
     admission = admission or Admission()
+    settlers = [admission.settle]
+    ledger = None
+    if settings.ledger:
+        ledger = Ledger(keys.engine, settings.spill_dir(), flush_interval=settings.ledger_flush_ms / 1000)
+        settlers.append(ledger.record)
     gw = Gateway(
         settings=settings, policies=store, keys=keys, auth=Authenticator(keys), health=health,
         executor=Executor(None, health), metrics=metrics, decisions=decisions,
         facts=FactsBuilder(load_classifier()), admission=admission,
-        recorder=Recorder(metrics, decisions, store, [admission.settle]),
+        recorder=Recorder(metrics, decisions, store, settlers), ledger=ledger,
     )
     gw.pipeline = Pipeline(gw)
 
@@ -116,8 +122,15 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     # POST /v1/chat/completions and /v1/embeddings are answered on ASGI, around Quart (gateway/api/fast.py).
     app.asgi_app = FastPath(app.asgi_app, gw)  # type: ignore[method-assign]
 
+    @app.before_serving
+    async def _startup() -> None:
+        if ledger is not None:
+            await ledger.start()
+
     @app.after_serving
     async def _shutdown() -> None:
+        if ledger is not None:
+            await ledger.aclose()  # every recorded request reaches the database or a spill file
         await store.aclose()
         keys.close()
 

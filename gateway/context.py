@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .admission import Admission
     from .auth import Authenticator
+    from .billing.ledger import Ledger
     from .facts import FactsBuilder
     from .health import HealthBoard
     from .keys import KeyStore
@@ -37,6 +38,7 @@ class Gateway:
     facts: FactsBuilder
     admission: Admission
     recorder: Recorder
+    ledger: Ledger | None = None  # None when the ledger is turned off (settings.ledger)
     pipeline: Pipeline = field(init=False)
 
 

@@ -89,6 +89,9 @@ class Settings(BaseModel):
     log_format: Literal["text", "json"] = "text"
     decision_log: bool = True  # one JSON line per request on the "open_router.decisions" logger
     key_cache_ttl: float = Field(1.0, ge=0, le=3600)  # seconds a key lookup is trusted (cross-process revoke lag)
+    ledger: bool = True  # one row per request in the database (gateway/billing/ledger.py)
+    ledger_flush_ms: int = Field(250, ge=1, le=60_000)  # what a kill -9 can lose, at most
+    ledger_spill_dir: Path | None = None  # default: open-router-spill/ beside a SQLite file, else ./
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -111,6 +114,14 @@ class Settings(BaseModel):
         if "://" not in v:
             raise ValueError("must be a database URL such as sqlite:///open-router.db or postgresql://host/db")
         return v
+
+    def spill_dir(self) -> Path:
+        """Where the ledger spills rows while the database is away."""
+        if self.ledger_spill_dir is not None:
+            return self.ledger_spill_dir
+        if self.db.startswith("sqlite:///") and self.db != "sqlite:///:memory:":
+            return Path(self.db[len("sqlite:///"):]).parent / "open-router-spill"
+        return Path("open-router-spill")
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:

@@ -1,4 +1,6 @@
-"""The ledger: one row per request, idempotent by request id.
+"""The ledger: one row per request. ``id`` is the gateway's own id for the row (made once, when the request
+is recorded), so writing a row twice — a replayed spill file — never makes two; ``request_id`` is the
+x-request-id, which a client may repeat.
 
 Revision ID: 0002_ledger
 Revises: 0001_virtual_keys
@@ -17,7 +19,8 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "ledger",
-        sa.Column("request_id", sa.String(128), primary_key=True),
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("request_id", sa.String(128), nullable=False),
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
         sa.Column("route", sa.String(64), nullable=False),
         sa.Column("key_id", sa.String(32), nullable=True),
@@ -49,6 +52,7 @@ def upgrade() -> None:
         sa.Column("policy_version", sa.String(64), nullable=True),
     )
     op.create_index("ix_ledger_ts", "ledger", ["ts"])
+    op.create_index("ix_ledger_request_id", "ledger", ["request_id"])
     op.create_index("ix_ledger_team_ts", "ledger", ["team", "ts"])
     op.create_index("ix_ledger_cost_center_ts", "ledger", ["cost_center", "ts"])
 
