@@ -37,7 +37,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     """The gateway app. Raises dsl.PolicyError when the policy does not load (the CLI reports it), and
     KeyStoreUnavailable when the key database cannot be read (its subjects are checked against the
     policy's budgets and limits: ``gw.policies.subject_warnings``)."""
-    from .api import admin, v1, ws
+    from .api import admin, usage, v1, ws
     from .api.fast import FastPath
 
     loaded = policy or load_policy_dir(Path(settings.policies))
@@ -118,6 +118,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
 
     v1.register(app, gw)
     admin.register(app, gw)
+    usage.register(app, gw)
     ws.register(app, gw)
     # POST /v1/chat/completions and /v1/embeddings are answered on ASGI, around Quart (gateway/api/fast.py).
     app.asgi_app = FastPath(app.asgi_app, gw)  # type: ignore[method-assign]

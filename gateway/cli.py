@@ -1,4 +1,4 @@
-"""The `open-router` command: policy tools (check, fmt, explain, decide) and the gateway (serve, keys, db)."""
+"""The `open-router` command: policy tools (check, fmt, explain, decide) and the gateway (serve, keys, db, usage)."""
 from __future__ import annotations
 
 import argparse
@@ -18,8 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
     if server_cli is not None:
         server_cli.register(sub)
         from . import db_cli
+        from .billing import cli as billing_cli
 
         db_cli.register(sub)
+        billing_cli.register(sub)
     return ap
 
 

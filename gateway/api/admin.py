@@ -8,7 +8,7 @@
                                   yet supported (restart to load a changed policy), so last_reload_error
                                   stays null
     GET    /admin/models/status   live latency / error rate / in-flight / circuit per model (HealthBoard)
-    GET    /admin/usage           501 not_implemented: usage reporting arrives with the billing ledger
+    GET    /admin/usage           usage per group from the ledger (gateway/api/usage.py)
 
 Key-store calls are synchronous SQL; they run in a worker thread so the event loop keeps serving.
 """
@@ -21,7 +21,7 @@ from quart import Quart, Response, request
 
 from ..policy import budget_subject_warnings
 from ..auth import check_admin
-from ..errors import GatewayError, InvalidRequest, NotFound
+from ..errors import InvalidRequest, NotFound
 from ..keys import KeyStoreError, KeyStoreUnavailable
 from ..schema import parse_json
 from ..http import json_response, read_body
@@ -114,12 +114,6 @@ def register(app: Quart, gw: Gateway) -> None:
             "providers": sorted(policy.providers),
             "routes": [r.name for r in policy.routes],
         })
-
-    @app.get("/admin/usage")
-    async def usage() -> Response:
-        guard()
-        raise GatewayError("Usage reporting arrives with the billing ledger; this gateway does not record "
-                           "spend yet.", status=501, type="server_error", code="not_implemented")
 
     @app.get("/admin/models/status")
     async def models_status() -> Response:

@@ -360,10 +360,11 @@ def test_admin_policy_and_status(client: httpx.Client, gateway: GatewayServer) -
     assert s["object"] == "list" and any(m for m in s["data"])
 
 
-def test_admin_usage_is_not_implemented_yet(client: httpx.Client, gateway: GatewayServer) -> None:
+def test_admin_usage_needs_the_admin_key(client: httpx.Client, gateway: GatewayServer) -> None:
     expect_error(client.get("/admin/usage"), 401)
-    err = expect_error(client.get("/admin/usage", headers=auth(gateway.admin_key)), 501, code="not_implemented")
-    assert "billing ledger" in err["message"] and err["type"] == "server_error"
+    expect_error(client.get("/admin/usage", headers=auth(gateway.key)), 401)
+    r = client.get("/admin/usage?by=team", headers=auth(gateway.admin_key))
+    assert r.status_code == 200 and r.json()["object"] == "usage.report" and r.json()["by"] == ["team"]
     still_serving(client, gateway.key)
 
 
