@@ -102,6 +102,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import ast as A
 from .errors import Diagnostic, PolicyError
+from .secrets import KEY_SHAPES, SECRET_HEADERS, CREDENTIAL_PARAMS, mask as _mask, mask_key_shapes, redact_line
 
 __all__ = ["check", "check_budget_subjects", "check_text", "DEFAULT_RETRIED"]
 
@@ -113,32 +114,12 @@ DNF_LIMIT = 64  # disjuncts per condition (and per pool of earlier routes) befor
 
 _OPENAI_HOST = "api.openai.com"
 _KEYED_KINDS = ("azure", "anthropic", "gemini")
-_SECRET_HEADERS = frozenset({
-    "authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "apikey", "x-auth-token",
-    "ocp-apim-subscription-key", "cookie",
-})
-_KEY_SHAPES = re.compile(
-    r"sk-[A-Za-z0-9_\-]{6,}"          # OpenAI sk-..., sk-proj-..., Anthropic sk-ant-...
-    r"|AIza[0-9A-Za-z_\-]{10,}"       # Google API keys
-    r"|(?:ghp|gho|ghs|ghu|github_pat)_[A-Za-z0-9_]{10,}"
-    r"|xox[abprs]-[A-Za-z0-9\-]{10,}"
-    r"|AKIA[0-9A-Z]{12,}"
-    r"|hf_[A-Za-z0-9]{10,}"
-    r"|(?i:bearer|basic)\s+\S{6,}"
-)
-_CREDENTIAL_PARAMS = frozenset({"key", "api_key", "api-key", "apikey", "token", "access_token", "auth", "secret",
-                                "password", "sig"})
 _HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def _severity(code: str) -> str:
     return "error" if code.startswith("E") else "warning"
-
-
-def _mask(secret: str) -> str:
-    """What a message or source line may show of a secret: three characters of a long one, nothing of a short."""
-    return secret[:3] + "…" if len(secret) >= 12 else "…"
 
 
 def _did_you_mean(name: str, known: Iterable[str], what: str = "") -> str | None:
@@ -957,7 +938,7 @@ class _Checker:
             src = self.sources.get(d.span.file)
             line = src.line(d.span.line) if src is not None and src.text else None
             if line is not None:
-                line = _redact(line, self.secrets.get(d.span.file, ()))
+                line = redact_line(line, self.secrets.get(d.span.file, ()))
             out.append(Diagnostic(d.code, d.severity, d.message, d.span, line, d.hint))
         return sorted(out, key=lambda d: (d.span.file, d.span.line, d.span.col, d.code, d.message))
 
@@ -1001,7 +982,7 @@ class _Checker:
                 self.add("W210", f"header name \"{hname}\" is not an HTTP header name (no spaces or quotes)", where)
             if isinstance(value, str):
                 lowered = hname.lower()
-                if lowered in _SECRET_HEADERS or _KEY_SHAPES.search(value):
+                if lowered in SECRET_HEADERS or KEY_SHAPES.search(value):
                     # The value token sits two tokens after the name (`"name" = "value"`).
                     toks = self.toks(p.span)
                     if name_tok is not None:
@@ -1010,7 +991,7 @@ class _Checker:
                             vt = toks[idx + 2]
                             self.secret(file, self.sources[file].raw(vt[2] + 1, len(vt[0]) - 2))
                     self.secret(file, value)
-                    for m in _KEY_SHAPES.finditer(value):
+                    for m in KEY_SHAPES.finditer(value):
                         self.secret(file, m.group())
                     self.add("E121", f"provider `{p.name}` sends header \"{hname}\" with a secret written in the "
                                      f"file (`{_mask(value)}`)", where,
@@ -1060,7 +1041,7 @@ class _Checker:
                 self.secret(file, password)
             creds.append("user:password@")
         for name, value in parse_qsl(parts.query, keep_blank_values=True):
-            if name.lower() in _CREDENTIAL_PARAMS:
+            if name.lower() in CREDENTIAL_PARAMS:
                 self.secret(file, value)
                 creds.append(f"?{name}=")
         if creds:
@@ -1532,28 +1513,6 @@ class _Meets:
             yield self.items[i][1]
 
 
-# Credentials in URLs, masked wherever a URL is shown (even when the file does not parse).
-_URL_USERINFO = re.compile(r"(\w+://)([^/@\s\"]+)@")
-_URL_CREDENTIAL = re.compile(r"([?&](?i:" + "|".join(map(re.escape, sorted(_CREDENTIAL_PARAMS))) + r")=)([^&#\s\"]+)")
-_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-
-
-def _redact(line: str, secrets: Iterable[str]) -> str:
-    """Mask literal secrets inside the quoted strings of ``line`` (only there: a name outside quotes is
-    never a secret, and a one-letter key must not eat every letter of the line)."""
-    ordered = sorted((s for s in secrets if s), key=len, reverse=True)
-
-    def one(m: re.Match[str]) -> str:
-        body = m.group(1)
-        for s in ordered:
-            body = body.replace(s, _mask(s))
-        body = _KEY_SHAPES.sub(lambda k: _mask(k.group()), body)
-        body = _URL_USERINFO.sub(lambda k: k.group(1) + _mask(k.group(2)) + "@", body)
-        return '"' + _URL_CREDENTIAL.sub(lambda k: k.group(1) + _mask(k.group(2)), body) + '"'
-
-    return _STRING.sub(one, line)
-
-
 # =========================================================================== entry points
 
 
@@ -1564,14 +1523,14 @@ def check(ps: A.PolicySet) -> list[Diagnostic]:
 
 def check_text(text: str, path: str = "<policy>") -> list[Diagnostic]:
     """Parse one file and check it; a text that does not parse gives its syntax diagnostic instead."""
-    from .syntax import parse_text
+    from .syntax import parse_text  # the checker itself needs no parser: only this convenience does
 
     try:
         f = parse_text(text, path)
     except PolicyError as e:
         # A syntax error may sit on a line with a key on it: mask anything key-shaped before showing it.
-        return [Diagnostic(d.code, d.severity, _KEY_SHAPES.sub(lambda k: _mask(k.group()), d.message), d.span,
-                           None if d.source_line is None else _redact(d.source_line, ()), d.hint)
+        return [Diagnostic(d.code, d.severity, mask_key_shapes(d.message), d.span,
+                           None if d.source_line is None else redact_line(d.source_line, ()), d.hint)
                 for d in e.diagnostics]
     return check(A.PolicySet((f,)))
 
@@ -1596,5 +1555,5 @@ def check_budget_subjects(ps: A.PolicySet, known: Mapping[str, set[str]]) -> lis
         line = got[d.span.line - 1] if 1 <= d.span.line <= len(got) else None
         out.append(Diagnostic("W192", "warning", f"{what} for {d.scope} \"{d.subject}\": no key carries that "
                                                  f"{d.scope.replace('_', ' ')}", d.span,
-                              None if line is None else _redact(line, ()), hint))
+                              None if line is None else redact_line(line, ()), hint))
     return sorted(out, key=lambda d: (d.span.file, d.span.line, d.span.col, d.code, d.message))

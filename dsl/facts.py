@@ -17,12 +17,8 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from .decision import Facts
+from .secrets import SECRET_HEADERS  # re-exported: gateway/facts.py imports it from here
 
-# Headers that carry credentials or session state: never facts, never logged.
-SECRET_HEADERS = frozenset({
-    "authorization", "proxy-authorization", "api-key", "x-api-key", "cookie", "set-cookie",
-    "x-goog-api-key", "anthropic-api-key", "openai-api-key",
-})
 TAGS_HEADER = "x-open-router-tags"  # request tags, comma-separated
 MAX_TAGS = 32  # the first 32 non-empty entries of the header; the rest are ignored
 KINDS = ("chat", "embeddings")

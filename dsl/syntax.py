@@ -24,6 +24,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast as A
 from .errors import Diagnostic, PolicyError, PolicySyntaxError, source_line
+from .secrets import redact_line
 
 POLICY_SUFFIX = ".policy"
 MAX_DEPTH = 48  # nesting of conditions; deeper input gets a diagnostic, not a RecursionError
@@ -422,10 +423,8 @@ class _Semantic(Exception):
 def _shown_line(text: str, line: int) -> str | None:
     """The source line a diagnostic shows, with anything key-shaped inside its strings masked: a syntax
     error can sit on the very line that holds a pasted key."""
-    from .check import _redact
-
     shown = source_line(text, line)
-    return None if shown is None else _redact(shown, ())
+    return None if shown is None else redact_line(shown)
 
 
 def _unquote(tok: Token) -> str:
