@@ -340,7 +340,7 @@ def _number(fact: str, v: object) -> int | None:
 
 
 def _atom_set(atom: object) -> tuple[_Key, _Set]:
-    """The set of values for which ``atom`` holds, following dsl.reference.eval_atom (a missing fact satisfies
+    """The set of values for which ``atom`` holds, following dsl.atoms.eval_atom (a missing fact satisfies
     only != and not in). Anything not modelled exactly is an opaque test keyed by the atom itself."""
     opaque: tuple[_Key, _Set] = (("~", atom), _DSet(frozenset({True}), False, _BOOLS))
     fact = getattr(atom, "fact", None)

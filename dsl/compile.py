@@ -47,7 +47,8 @@ from .ast import (
 )
 from .decision import Facts, Plan, Target
 from .errors import Diagnostic, PolicyError
-from .reference import eval_atom, eval_cond
+from .atoms import eval_atom
+from .reference import eval_cond
 from .tree import BUCKETS, Column, Leaf, Lit, Policy, RoutePlan, Row, Switch
 
 MAX_DNF = 64  # conjunctions per route before it is kept whole (an opaque row)
@@ -329,7 +330,7 @@ def _discrete(atom: Any, positive: bool) -> tuple[Column | None, bool, frozenset
 
 
 def _atom_test(atom: Any, patterns: dict[str, re.Pattern[str]]) -> Callable[[Facts], bool]:
-    """A closure equal to ``reference.eval_atom(atom, ·)``, specialised for the common shapes."""
+    """A closure equal to ``atoms.eval_atom(atom, ·)``, specialised for the common shapes."""
     fact: Fact = atom.fact
     name = fact.name
     col = _column(fact)
