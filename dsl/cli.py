@@ -21,7 +21,7 @@ from typing import Any, Callable
 from . import ast as A
 from .errors import Diagnostic, PolicyError
 from .facts import KINDS, TAGS_HEADER, facts_for, request_kind
-from .syntax import policy_paths, read_policy_file
+from .loading import policy_paths, read_policy_file
 
 
 class UsageError(Exception):

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from dsl import ast
 from dsl.check import DEFAULT_RETRIED, check, check_budget_subjects, check_text
 from dsl.errors import Diagnostic, PolicyError
-from dsl.syntax import load, parse_text
+from dsl.loading import load
+from dsl.syntax import parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL = ROOT / "policies" / "examples" / "full.policy"
