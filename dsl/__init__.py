@@ -9,16 +9,14 @@ Pure Python: no server, database or network; importable, testable and benchmarka
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 from .ast import PolicySet
 from .decision import Decision, Facts, Plan, Target, TraceStep
 from .errors import Diagnostic, PolicyCheckError, PolicyError, PolicySyntaxError
 from .loading import load, load_policy_set, policy_version
 from .syntax import parse_text
-
-if TYPE_CHECKING:
-    from .tree import Policy
+from .tree import Policy  # named in __all__, so `from dsl import *` must find it
 
 __all__ = [
     "Decision", "Diagnostic", "Facts", "Plan", "Policy", "PolicyCheckError", "PolicyError", "PolicySet",

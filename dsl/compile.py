@@ -52,6 +52,8 @@ from .atoms import eval_atom
 from .reference import eval_cond
 from .tree import BUCKETS, Column, Leaf, Lit, Policy, RoutePlan, Row, Switch
 
+__all__ = ["MAX_DNF", "ORDERED_STRATEGIES", "column_getter", "compile_policy", "implicit_default"]
+
 MAX_DNF = 64  # conjunctions per route before it is kept whole (an opaque row)
 ORDERED_STRATEGIES = {"fastest", "least_busy", "round_robin"}  # ordered live by the executor
 

@@ -18,6 +18,11 @@ from .atoms import cond_text, eval_atom, fact_text, value_text
 from .ast import NOSPAN, SCOPES, And, Budget, Cond, Fact, In, Limit, Model, Not, Or, Provider, Ramp, Route, Sticky
 from .decision import Decision, Facts, Plan, Target, TraceStep
 
+__all__ = [
+    "BUCKETS", "MODELS_FOR_CACHE", "Column", "Leaf", "Lit", "Policy", "RoutePlan", "Row", "Switch", "bucket",
+    "ramp_percent", "sticky_value",
+]
+
 Column = tuple[str, "str | None"]  # ("team", None) or ("header", "x-tier"): what a Switch hashes on
 
 BUCKETS = 10000  # a split draws a bucket in [0, 10000): percent * 100, so 0.01 % steps

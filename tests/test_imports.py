@@ -178,3 +178,16 @@ def test_dsl_modules_are_short_enough_to_read() -> None:
 
 def test_gateway_modules_are_short_enough_to_read() -> None:
     assert not _long_modules("gateway"), _long_modules("gateway")
+
+
+def test_every_dsl_module_says_its_job_and_its_public_names_exist() -> None:
+    import importlib
+
+    for module, path in MODULES.items():
+        if module.split(".")[0] != "dsl":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert ast.get_docstring(tree), f"{module} has no docstring saying its job"
+        names = getattr(importlib.import_module(module), "__all__", ())
+        missing = [n for n in names if not hasattr(importlib.import_module(module), n)]
+        assert not missing, f"{module}.__all__ names what it does not define: {missing}"
