@@ -49,6 +49,7 @@ _URL_CREDENTIAL = re.compile(r"([?&](?i:" + "|".join(map(re.escape, sorted(CREDE
 _STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 _BEARER = re.compile(r"(bearer\s+)[^\s\"',]+", re.I)
 _KEY_PARAM = re.compile(r"((?:api[-_]?)?key=)[^&\s\"']+", re.I)
+_QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#\"']*)\?[^\s\"']*", re.I)
 
 # An upstream address: a URL, a (host, port) pair as Python prints it, host:port, or an IPv4 address.
 ADDRESS = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+|\('[^']*', \d+\)|\b[\w.-]+:\d{2,5}\b|\b\d{1,3}(?:\.\d{1,3}){3}\b",
@@ -83,15 +84,18 @@ def redact_line(line: str, secrets: Iterable[str] = ()) -> str:
 
 
 def mask_secrets(text: str, known_values: Iterable[str] = (), *, replacement: str | None = "***",
-                 min_length: int = 4) -> str:
+                 min_length: int = 4, drop_queries: bool = False) -> str:
     """Free text (an upstream error, a log line) with its secrets replaced: the ``known_values`` (those of at
     least ``min_length`` characters: a short one would eat ordinary words), key shapes, bearer tokens,
-    ``key=`` parameters, and the credentials inside URLs. ``replacement=None`` shows each as `mask` does."""
+    ``key=`` parameters, and the credentials inside URLs. ``replacement=None`` shows each as `mask` does;
+    ``drop_queries`` cuts every URL's query string to "?…" (an upstream may put anything there)."""
     def hide(secret: str) -> str:
         return mask(secret) if replacement is None else replacement
 
     for value in sorted((v for v in known_values if v and len(v) >= min_length), key=len, reverse=True):
         text = text.replace(value, hide(value))
+    if drop_queries:
+        text = _QUERY.sub(lambda m: m.group(1) + "?…", text)
     text = _BEARER.sub(lambda m: m.group(1) + hide(m.group()[len(m.group(1)):]), text)
     text = KEY_SHAPES.sub(lambda m: hide(m.group()), text)
     text = _KEY_PARAM.sub(lambda m: m.group(1) + hide(m.group()[len(m.group(1)):]), text)

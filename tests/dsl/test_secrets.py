@@ -32,6 +32,7 @@ def test_mask_secrets_for_free_text() -> None:
         assert leaked not in out
     assert "***" in out and "ab" in secrets.mask_secrets("ab", ["ab"])  # too short to be taken for a secret
     assert "sk-…" in secrets.mask_secrets("key sk-proj-abcdefghij", replacement=None)
+    assert secrets.mask_secrets("GET https://h/v1?a=1&b=2 failed", drop_queries=True) == "GET https://h/v1?… failed"
 
 
 def test_mask_url_and_drop_addresses() -> None:
