@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 from . import ast as A
 from .errors import Diagnostic, PolicyError
-from .facts import KINDS, TAGS_HEADER, facts_from_request
-from .syntax import policy_paths, read_policy_file
+from .facts import KINDS, TAGS_HEADER, facts_for, request_kind
+from .loading import policy_paths, read_policy_file
 
 
 class UsageError(Exception):
@@ -312,64 +312,14 @@ def _headers(pairs: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _with_tags(headers: list[tuple[str, str]], tags: list[str]) -> list[tuple[str, str]]:
-    """--tag flags joined onto the (last) tags header, the one the gateway reads them from."""
-    tags = [t for t in tags if t.strip()]
-    if not tags:
-        return headers
-    sent = None
-    for name, value in headers:
-        if name.lower() == TAGS_HEADER:
-            sent = value
-    rest = [(n, v) for n, v in headers if n.lower() != TAGS_HEADER]
-    return rest + [(TAGS_HEADER, ",".join(([sent] if sent else []) + tags))]
-
-
-def request_kind(body: dict[str, Any]) -> str:
-    """The endpoint a body is for: embeddings when it has `input` and no `messages`, else chat."""
-    return "embeddings" if "input" in body and "messages" not in body else "chat"
-
-
-def _classifier() -> Callable[[dict], Any] | None:
-    try:
-        from gateway.classify import classify  # type: ignore[import-not-found]
-    except Exception:  # noqa: BLE001 - no classifier (or a broken one): the task stays unknown
-        return None
-    return classify
-
-
-def _task(args: argparse.Namespace, body: dict[str, Any], kind: str) -> str | None:
-    if args.task is not None:
-        return args.task
-    if kind != "chat":  # as in the gateway: the classifier reads chat bodies only
-        return None
-    classify = _classifier()
-    if classify is None:
-        return None
-    try:
-        result = classify(body)
-    except Exception as e:  # noqa: BLE001
-        print(f"warning: the task classifier failed ({type(e).__name__}: {e}); deciding without a task",
-              file=sys.stderr)
-        return None
-    if result is None or isinstance(result, str):
-        return result
-    return getattr(result, "task", None) or getattr(result, "name", None)
-
-
 def build_facts(args: argparse.Namespace, body: dict[str, Any]) -> Any:
-    """The Facts the gateway would build for this request from this principal: the same function
-    (dsl.facts.facts_from_request). --user stands in for the body's `user`, --tag for the tags header."""
-    if args.user is not None:
-        body = {**body, "user": args.user}
-    kind = args.kind or request_kind(body)
-    return facts_from_request(
-        body, kind=kind,
-        team=args.team, project=args.project, app=args.app, cost_center=args.cost_center, key=args.key,
-        headers=_with_tags(_headers(args.header), args.tag),
-        request_id=args.request_id or f"cli-{uuid.uuid4().hex[:16]}",
-        now=_parse_now(args.now),
-        task=_task(args, body, kind),
+    """The Facts of `decide`'s flags: dsl.facts.facts_for, the keyword function a policy test can call too
+    (it builds them with the gateway's own function). --user stands in for the body's `user`, --tag for the
+    tags header, --task for the classifier's answer."""
+    return facts_for(
+        body, team=args.team, project=args.project, app=args.app, cost_center=args.cost_center, key=args.key,
+        user=args.user, headers=_headers(args.header), tags=args.tag, now=_parse_now(args.now), kind=args.kind,
+        task=args.task, request_id=args.request_id or f"cli-{uuid.uuid4().hex[:16]}",
     )
 
 

@@ -46,9 +46,13 @@ from .ast import (
     REQUESTED,
 )
 from .decision import Facts, Plan, Target
+from .dnf import TooLarge, to_dnf
 from .errors import Diagnostic, PolicyError
-from .reference import eval_atom, eval_cond
+from .atoms import eval_atom
+from .reference import eval_cond
 from .tree import BUCKETS, Column, Leaf, Lit, Policy, RoutePlan, Row, Switch
+
+__all__ = ["MAX_DNF", "ORDERED_STRATEGIES", "column_getter", "compile_policy", "implicit_default"]
 
 MAX_DNF = 64  # conjunctions per route before it is kept whole (an opaque row)
 ORDERED_STRATEGIES = {"fastest", "least_busy", "round_robin"}  # ordered live by the executor
@@ -202,10 +206,6 @@ def _scope_index(items: Iterable[Budget | Limit]) -> tuple[tuple[str, Mapping[st
 # --------------------------------------------------------------------------- conditions → rows
 
 
-class _TooBig(Exception):
-    pass
-
-
 class _Lits:
     """Makes literals, sharing the compiled test of equal atoms: routes repeat the same tests a great
     deal. Each literal keeps its own atom, so a trace points at the place it was written."""
@@ -233,7 +233,7 @@ def _route_rows(route: Route, lits: _Lits, max_dnf: int) -> list[tuple[Lit, ...]
     _check_patterns(route.when, lits.patterns)
     try:
         return _dnf(route.when, True, lits, max_dnf)
-    except _TooBig:
+    except TooLarge:
         opaque = Lit(route.when, True, partial(eval_cond, route.when))
         return [(opaque,)]
 
@@ -252,22 +252,8 @@ def _check_patterns(cond: Cond, patterns: dict[str, re.Pattern[str]]) -> None:
 
 
 def _dnf(cond: Cond, positive: bool, lits: _Lits, cap: int) -> list[tuple[Lit, ...]]:
-    if isinstance(cond, Not):
-        return _dnf(cond.item, not positive, lits, cap)
-    if isinstance(cond, (And, Or)):
-        parts = [_dnf(c, positive, lits, cap) for c in cond.items]
-        if isinstance(cond, And) == positive:  # a conjunction (And, or a negated Or by De Morgan)
-            out: list[tuple[Lit, ...]] = [()]
-            for part in parts:
-                out = [m for a in out for b in part if (m := _merge(a, b)) is not None]
-                if len(out) > cap:
-                    raise _TooBig
-            return out
-        out = [conj for part in parts for conj in part]
-        if len(out) > cap:
-            raise _TooBig
-        return out
-    return [(lits.get(cond, positive),)]
+    # Every part of an `and` is expanded (no stop at "never"), so a part past the cap keeps the route whole.
+    return to_dnf(cond, positive, leaf=lambda atom, pos: [(lits.get(atom, pos),)], meet=_merge, unit=(), cap=cap)
 
 
 def _merge(a: tuple[Lit, ...], b: tuple[Lit, ...]) -> tuple[Lit, ...] | None:
@@ -330,7 +316,7 @@ def _discrete(atom: Any, positive: bool) -> tuple[Column | None, bool, frozenset
 
 
 def _atom_test(atom: Any, patterns: dict[str, re.Pattern[str]]) -> Callable[[Facts], bool]:
-    """A closure equal to ``reference.eval_atom(atom, ·)``, specialised for the common shapes."""
+    """A closure equal to ``atoms.eval_atom(atom, ·)``, specialised for the common shapes."""
     fact: Fact = atom.fact
     name = fact.name
     col = _column(fact)

@@ -1,7 +1,9 @@
 """Facts from an OpenAI request: the one function both the gateway and `open-router decide` build them with.
 
 ``facts_from_request`` is pure (no I/O, no classifier: the caller passes ``task``) and cheap, since the
-gateway calls it on every request: str methods only, no regex, one pass over the headers.
+gateway calls it on every request: str methods only, no regex, one pass over the headers. ``facts_for`` is
+the convenient face over it, all keyword arguments, for `open-router decide` and policy tests: it infers the
+endpoint, folds tags into their header and asks dsl.classify for the task.
 
 - prompt_tokens: an estimate, characters / 4 rounded up, over the text parts of the chat messages, or
   over an embeddings ``input`` (a list of token ids counts one token per id).
@@ -13,16 +15,14 @@ gateway calls it on every request: str methods only, no regex, one pass over the
 """
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
+from .classify import classify
 from .decision import Facts
+from .secrets import SECRET_HEADERS  # re-exported: gateway/facts.py imports it from here
 
-# Headers that carry credentials or session state: never facts, never logged.
-SECRET_HEADERS = frozenset({
-    "authorization", "proxy-authorization", "api-key", "x-api-key", "cookie", "set-cookie",
-    "x-goog-api-key", "anthropic-api-key", "openai-api-key",
-})
 TAGS_HEADER = "x-open-router-tags"  # request tags, comma-separated
 MAX_TAGS = 32  # the first 32 non-empty entries of the header; the rest are ignored
 KINDS = ("chat", "embeddings")
@@ -135,7 +135,63 @@ def facts_from_request(
     )
 
 
+def request_kind(body: Mapping[str, Any]) -> str:
+    """The endpoint a body is for: embeddings when it has `input` and no `messages`, else chat."""
+    return "embeddings" if "input" in body and "messages" not in body else "chat"
+
+
+def with_tags(headers: Iterable[tuple[str, str]], tags: Iterable[str]) -> list[tuple[str, str]]:
+    """``tags`` joined onto the (last) tags header, the one the gateway reads them from, as a client would
+    send them; the other headers unchanged."""
+    headers = list(headers)
+    tags = [t for t in tags if t.strip()]
+    if not tags:
+        return headers
+    sent = None
+    for name, value in headers:
+        if name.lower() == TAGS_HEADER:
+            sent = value
+    rest = [(n, v) for n, v in headers if n.lower() != TAGS_HEADER]
+    return rest + [(TAGS_HEADER, ",".join(([sent] if sent else []) + tags))]
+
+
+def facts_for(
+    body: Mapping[str, Any],
+    *,
+    team: str | None = None,
+    project: str | None = None,
+    app: str | None = None,
+    cost_center: str | None = None,
+    key: str | None = None,
+    user: str | None = None,
+    headers: Iterable[tuple[str, str]] | Mapping[str, str] | None = None,
+    tags: Iterable[str] = (),
+    now: datetime | None = None,
+    kind: str | None = None,
+    task: str | None = None,
+    request_id: str | None = None,
+) -> Facts:
+    """The Facts the gateway would build for this request from this principal (through the same
+    ``facts_from_request``). ``user`` stands in for the body's `user`; ``tags`` are added to the tags header;
+    ``kind`` defaults to `request_kind`; ``task`` defaults to dsl.classify's answer on a chat body (as in
+    the gateway, embeddings get none); ``request_id`` (what unsticky draws hash) defaults to a random one."""
+    if user is not None:
+        body = {**body, "user": user}
+    kind = kind or request_kind(body)
+    if task is None and kind == "chat":
+        task = classify(body).task
+    pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
+    return facts_from_request(
+        body, kind=kind,
+        team=team, project=project, app=app, cost_center=cost_center, key=key,
+        headers=with_tags(pairs, tags),
+        request_id=request_id or f"local-{uuid.uuid4().hex[:16]}",
+        now=now,
+        task=task,
+    )
+
+
 __all__ = [
     "KINDS", "MAX_TAGS", "SECRET_HEADERS", "TAGS_HEADER", "clean_headers", "estimate_chat_tokens",
-    "estimate_embedding_tokens", "facts_from_request", "parse_tags",
+    "estimate_embedding_tokens", "facts_for", "facts_from_request", "parse_tags", "request_kind", "with_tags",
 ]

@@ -33,7 +33,8 @@ from decimal import Decimal
 from lark import Tree
 
 from . import ast as A
-from .syntax import _RESERVED, parse_text, parser
+from .lexer import RESERVED as _RESERVED, parser
+from .syntax import parse_text
 
 INDENT = "  "
 GAP = "  "  # between aligned columns and before an end-of-line comment

@@ -1,97 +1,30 @@
-"""The reference interpreter: first match in file order, conditions walked straight off the AST.
+"""The reference interpreter: first match in file order, conditions walked straight off the AST, and split
+and ramp arms drawn straight from the route's action.
 
-It defines what a condition means. The compiled tree (dsl/tree.py) must agree with it on every
-policy and every request; tests/dsl/test_tree_property.py holds the two equal.
+It defines what a policy means. The compiled tree (dsl/tree.py) must agree with it on every policy and
+every request; tests/dsl/test_tree_property.py holds the two equal. So that the property can see a bug in
+the tree's arm choice, the draw here is written out again, from the language's definition, rather than
+borrowed from the tree: only the Decision is assembled by the shared ``Policy.decision_for``.
 """
 from __future__ import annotations
 
-import json
-import operator
-import re
+import hashlib
 from datetime import date
-from typing import TYPE_CHECKING, Any, Callable
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
-from .ast import (
-    BOOL_FACTS,
-    NUMBER_FACTS,
-    STRING_FACTS,
-    And,
-    Compare,
-    Cond,
-    Fact,
-    In,
-    IsTrue,
-    Matches,
-    Not,
-    Or,
-    TimeOfDay,
-)
+from .ast import And, Cond, Not, Or, Ramp, Split, Sticky
+from .atoms import eval_atom
 from .decision import Decision, Facts
 
 if TYPE_CHECKING:
     from .tree import Policy
 
+__all__ = ["TraceHit", "decide", "draw", "eval_cond", "ramp_share", "sticky_on"]
+
 # One recorded evaluation: (route index, the atom tested, its result). Formatted into a TraceStep only
 # when a trace is asked for.
 TraceHit = tuple[int, Any, bool]
-
-ORDERING: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
-def fact_value(fact: Fact, facts: Facts) -> Any:
-    """The request's value for ``fact``; None when the request does not carry it."""
-    name = fact.name
-    if name == "header":
-        return None if fact.param is None else facts.headers.get(fact.param)
-    if name == "tag":
-        return fact.param in facts.tags
-    if name == "time":
-        return facts.minutes
-    if name == "date":
-        return facts.day
-    if name in STRING_FACTS or name in NUMBER_FACTS or name in BOOL_FACTS:
-        return getattr(facts, name)
-    return None  # a fact the language does not know is simply never present
-
-
-def literal(value: object) -> object:
-    """A condition's literal in the form the fact has: times of day compare as minutes."""
-    return value.minutes if isinstance(value, TimeOfDay) else value
-
-
-def eval_atom(atom: Any, facts: Facts) -> bool:
-    """One test without ``and``/``or``/``not``. A missing fact satisfies only ``!=`` and ``not in``."""
-    value = fact_value(atom.fact, facts)
-    if isinstance(atom, Compare):
-        if value is None:
-            return atom.op == "!="
-        if atom.op == "==":
-            return bool(value == literal(atom.value))
-        if atom.op == "!=":
-            return bool(value != literal(atom.value))
-        op = ORDERING.get(atom.op)
-        if op is None:
-            return False
-        try:
-            return bool(op(value, literal(atom.value)))
-        except TypeError:  # e.g. a date against a number: such a test never holds
-            return False
-    if isinstance(atom, In):
-        if value is None:
-            return atom.negated
-        return (value in tuple(literal(v) for v in atom.values)) != atom.negated
-    if isinstance(atom, Matches):
-        return isinstance(value, str) and re.search(atom.pattern, value) is not None
-    if isinstance(atom, IsTrue):
-        if atom.fact.name == "header":
-            return value is not None  # present, even when empty
-        return bool(value)
-    return False
 
 
 def eval_cond(cond: Cond, facts: Facts, route: int = 0, hits: list[TraceHit] | None = None) -> bool:
@@ -113,44 +46,58 @@ def decide(policy: Policy, facts: Facts, trace: bool = False) -> Decision:
     hits: list[TraceHit] | None = [] if trace else None
     for index, route in enumerate(policy.routes):
         if route.when is None or eval_cond(route.when, facts, index, hits):
-            return policy.decision_for(index, facts, hits)
+            return policy.decision_for(index, facts, hits, arm=_arm(route.action, route.name, facts))
     return policy.decision_for(None, facts, hits)
 
 
-# --------------------------------------------------------------------------- condition text, for traces
+# --------------------------------------------------------------------------- split and ramp arms
 
 
-def fact_text(fact: Fact) -> str:
-    if fact.param is not None:
-        return f"{fact.name} {json.dumps(fact.param)}"
-    return fact.name
+def _arm(action: object, route_name: str, facts: Facts) -> int | None:
+    """The index of the arm a split or ramp gives this request (a ramp's arms: 0 the model, 1 the rest)."""
+    if isinstance(action, Split):
+        bucket = draw(route_name, sticky_on(action.sticky, facts, default="request"))
+        total = Fraction(0)
+        for i, arm in enumerate(action.arms):
+            total += Fraction(arm.percent)
+            if bucket < total * 100:
+                return i
+        return len(action.arms) - 1  # shares short of 100 % (an E140 policy): the rest goes to the last arm
+    if isinstance(action, Ramp):
+        bucket = draw(route_name, sticky_on(action.sticky, facts, default="key"))
+        return 0 if bucket < ramp_share(action, facts.day) * 100 else 1
+    return None
 
 
-def value_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
+def draw(route_name: str, value: str) -> int:
+    """A bucket in 0..9999: sha256 of "route name NUL value" (UTF-8; lone surrogates kept) as a big-endian
+    number, modulo 10,000. Same route and value, same bucket: that is what makes a split sticky."""
+    data = (route_name + "\x00" + value).encode("utf-8", "surrogatepass")
+    return int(hashlib.sha256(data).hexdigest(), 16) % 10_000
 
 
-def cond_text(cond: Cond) -> str:
-    """The condition as a reviewer would write it (close to the source; not the canonical formatter)."""
-    if isinstance(cond, Compare):
-        return f"{fact_text(cond.fact)} {cond.op} {value_text(cond.value)}"
-    if isinstance(cond, In):
-        values = ", ".join(value_text(v) for v in cond.values)
-        return f"{fact_text(cond.fact)} {'not in' if cond.negated else 'in'} [{values}]"
-    if isinstance(cond, Matches):
-        return f"{fact_text(cond.fact)} matches {json.dumps(cond.pattern, ensure_ascii=False)}"
-    if isinstance(cond, IsTrue):
-        return fact_text(cond.fact)
-    if isinstance(cond, Not):
-        return f"not ({cond_text(cond.item)})"
-    if isinstance(cond, And):
-        return " and ".join(f"({cond_text(c)})" if isinstance(c, Or) else cond_text(c) for c in cond.items)
-    if isinstance(cond, Or):
-        return " or ".join(cond_text(c) for c in cond.items)
-    return repr(cond)
+def sticky_on(sticky: Sticky | None, facts: Facts, default: str) -> str:
+    """What the draw hashes: the sticky fact (``default`` when the action names none), or the request id
+    when the request lacks that fact, so such requests each draw anew."""
+    by = default if sticky is None else sticky.by
+    if by == "user" and facts.user is not None:
+        return facts.user
+    if by == "key" and facts.key is not None:
+        return facts.key
+    if by == "header" and sticky is not None and sticky.param is not None:
+        value = facts.headers.get(sticky.param)
+        if value is not None:
+            return value
+    return facts.request_id
+
+
+def ramp_share(ramp: Ramp, day: date) -> Fraction:
+    """The percentage of traffic a ramp has moved on ``day``, exactly: none before its start, ``end_percent``
+    from its end on, and in between the straight line. (Start is tested first: a ramp that ends the day it
+    starts, an E143 policy, moves nothing before that day and everything from it.)"""
+    if day < ramp.start:
+        return Fraction(0)
+    if day >= ramp.end:
+        return Fraction(ramp.end_percent)
+    done = Fraction((day - ramp.start).days, (ramp.end - ramp.start).days)
+    return Fraction(ramp.start_percent) + (Fraction(ramp.end_percent) - Fraction(ramp.start_percent)) * done

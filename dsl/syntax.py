@@ -1,409 +1,32 @@
-"""Policy text → AST (Lark, LALR), with errors a person can act on: ``file:line:col``, the line, a caret,
-and what was expected in words.
+"""Policy text → AST: the parse (dsl/lexer.py's parser), the tree turned into dsl.ast nodes, and the checks
+only the parser can make (E002 a construct that cannot mean anything, E003 nesting too deep). A parse error
+becomes one diagnostic a person can act on (dsl/parse_errors.py).
 
-Loading a directory means its top-level ``*.policy`` files in name order; subdirectories are not read.
+Reading files and directories is dsl/loading.py's job; ``policy_paths`` is re-exported here for callers
+that import it from this module.
 """
 from __future__ import annotations
 
-import difflib
 import gc
 import re
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
-import lark.parse_tree_builder as _ptb
-from lark import Lark, Token, Transformer, Tree, v_args
-from lark.lexer import ContextualLexer, Lexer, UnlessCallback
-from lark.utils import TextSlice
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedInput, VisitError
 
 from . import ast as A
-from .errors import Diagnostic, PolicyError, PolicySyntaxError, source_line
+from .errors import Diagnostic, PolicySyntaxError, source_line
+from .lexer import parser
+from .parse_errors import shown_line, syntax_diagnostic
+from .paths import policy_paths  # noqa: F401 - re-exported: gateway/app.py imports it from here
 
-POLICY_SUFFIX = ".policy"
+__all__ = ["MAX_DEPTH", "gc_paused", "parse_text", "policy_paths"]
+
 MAX_DEPTH = 48  # nesting of conditions; deeper input gets a diagnostic, not a RecursionError
-MAX_BYTES = 8 * 1024 * 1024
-
-GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
-
-
-class _WholeWords:
-    """Lets every lexer state match NAME, so a keyword only ever matches a whole word.
-
-    The contextual lexer scans only for the terminals the parser accepts next; where NAME is not one of
-    them, the keyword `use` matched the front of `usem` (read as `use m`) and `whenstream` parsed. With
-    NAME always scanned, the longest match wins: `usem` is one word, rejected with "did you mean `use`?",
-    and Lark still turns a NAME that spells an expected keyword into that keyword.
-    """
-
-    always_accept = ("NAME",)
-
-    def process(self, stream):  # no token rewriting: only `always_accept` matters
-        return stream
-
-
-class _FastPositions:
-    """Lark's PropagatePositions with the same results and fewer lookups: with Lark's own, propagating
-    positions took half of a parse. Installed only while our parser is built (see `parser()`)."""
-    __slots__ = ("node_builder",)
-
-    def __init__(self, node_builder, node_filter=None):
-        self.node_builder = node_builder
-
-    def __call__(self, children):
-        res = self.node_builder(children)
-        if res.__class__ is not Tree:
-            return res
-        m = res.meta
-        d = m.__dict__
-        for c in children:
-            cls = c.__class__
-            if cls is Token:
-                first = (c.line, c.column, c.start_pos)
-                break
-            if cls is Tree:
-                cm = c.meta.__dict__
-                if cm.get("empty", True) is False or "line" in cm:
-                    first = (cm.get("container_line", cm["line"]), cm.get("container_column", cm["column"]),
-                             cm.get("container_start_pos", cm["start_pos"]))
-                    break
-        else:
-            first = None
-        if first is not None:
-            if "line" not in d:
-                d["line"], d["column"], d["start_pos"] = first
-                d["empty"] = False
-            d["container_line"], d["container_column"], d["container_start_pos"] = first
-        for i in range(len(children) - 1, -1, -1):
-            c = children[i]
-            cls = c.__class__
-            if cls is Token:
-                last = (c.end_line, c.end_column, c.end_pos)
-                break
-            if cls is Tree:
-                cm = c.meta.__dict__
-                if cm.get("empty", True) is False or "end_line" in cm:
-                    last = (cm.get("container_end_line", cm["end_line"]), cm.get("container_end_column", cm["end_column"]),
-                            cm.get("container_end_pos", cm["end_pos"]))
-                    break
-        else:
-            last = None
-        if last is not None:
-            if "end_line" not in d:
-                d["end_line"], d["end_column"], d["end_pos"] = last
-                d["empty"] = False
-            d["container_end_line"], d["container_end_column"], d["container_end_pos"] = last
-        return res
-
-
-class _ShapeLexer(Lexer):
-    """Lark's contextual lexer, token for token, at about a third of its cost (it took a fifth of a
-    1,000-route load).
-
-    Per parser state, one compiled regex: the ignored terminals (whitespace, comments) skipped up front, then
-    the same terminals, in the same order, that Lark's contextual lexer tries in that state (NAME in every
-    state, see `_WholeWords`); a NAME that spells a keyword the parser accepts there becomes that keyword.
-    Python's `re` takes the first alternative that matches, as Lark's scanner does, so `cheapestx` after
-    `choose` is still STRATEGY then NAME, and `==` where only `=` fits is still `=` `=`. The regexes are built
-    from Lark's own per-state lexers, so the two cannot drift apart. Where no terminal matches, the rest of
-    the text goes to Lark's contextual lexer, so errors (UnexpectedCharacters, or the UnexpectedToken it
-    raises for a terminal of another state) are Lark's own, attributes and all. `tests/dsl/test_lexer.py`
-    compares the two token by token and error by error.
-    """
-
-    __future_interface__ = 2  # lex(lexer_state, parser_state)
-
-    def __init__(self, conf):
-        self.conf = conf
-        self._reference_lexer: ContextualLexer | None = None
-        self._scanners: dict = {}  # parser state -> (bound match, kinds)
-        self._compiled: dict = {}  # id of a Lark per-state lexer -> (that lexer, (bound match, kinds))
-
-    def _reference(self, parse_table) -> ContextualLexer:
-        if self._reference_lexer is None:
-            states = {idx: list(t.keys()) for idx, t in parse_table.states.items()}
-            self._reference_lexer = ContextualLexer(self.conf, states, always_accept=_WholeWords.always_accept)
-        return self._reference_lexer
-
-    def _scanner(self, parser_state) -> tuple:
-        state = parser_state.position
-        basic = self._reference(parser_state.parse_conf.parse_table).lexers[state]
-        built = self._compiled.get(id(basic))
-        if built is None or built[0] is not basic:
-            built = self._compiled[id(basic)] = (basic, self._compile(basic))
-        self._scanners[state] = built[1]
-        return built[1]
-
-    _UNSUPPORTED = (re.compile("").match, (None,))  # matches nothing: Lark's lexer takes over from there
-
-    def _compile(self, basic) -> tuple:
-        terminals = basic.scanner.terminals  # Lark's order, keywords folded into NAME (see `_create_unless`)
-        ignore = [t for t in terminals if t.name in basic.ignore_types]
-        kept = [t for t in terminals if t.name not in basic.ignore_types]
-        starts = {c for t in ignore for c in " \t\f\r\n#" if re.match(t.pattern.to_regexp(), c + "x")}
-        kinds: list = [None]
-        for t in kept:
-            regexp = t.pattern.to_regexp()
-            cb = basic.callback.get(t.name)
-            # Skipping ignored text up front is what Lark does only if no other terminal starts there; a
-            # grammar that breaks these assumptions still parses, with Lark's lexer.
-            if (re.compile(regexp).groups or any(re.match(regexp, c + "x ") for c in starts)
-                    or not (cb is None or isinstance(cb, UnlessCallback))):
-                return self._UNSUPPORTED
-            unless = None if cb is None else {u.pattern.value: u.name for u in cb.scanner.terminals}
-            kinds.append((t.name, unless, t.name in basic.newline_types))
-        skip = "|".join(t.pattern.to_regexp() for t in ignore)
-        body = "|".join(f"({t.pattern.to_regexp()})" for t in kept)
-        pattern = (f"(?:{skip})*+" if skip else "") + f"(?:{body})?"
-        return re.compile(pattern, basic.g_regex_flags).match, tuple(kinds)
-
-    def lex(self, lexer_state, parser_state):
-        src = lexer_state.text
-        text, end = (src.text, src.end) if isinstance(src, TextSlice) else (src, len(src))
-        counter = lexer_state.line_ctr
-        pos, line, line_start = counter.char_pos, counter.line, counter.line_start_pos
-        scanners = self._scanners
-        new = str.__new__
-        tok = lexer_state.last_token
-        try:
-            while True:
-                try:
-                    match, kinds = scanners[parser_state.state_stack[-1]]
-                except KeyError:
-                    match, kinds = self._scanner(parser_state)
-                m = match(text, pos, end)
-                i = m.lastindex
-                start = m.start(i) if i else m.end()
-                if start != pos:
-                    n = text.count("\n", pos, start)
-                    if n:
-                        line += n
-                        line_start = text.rindex("\n", pos, start) + 1
-                    pos = start
-                if not i:
-                    if pos < end:  # nothing matches here: Lark's lexer raises what it always raised
-                        counter.char_pos, counter.line, counter.line_start_pos = pos, line, line_start
-                        counter.column = pos - line_start + 1
-                        lexer_state.last_token = tok
-                        try:
-                            yield from self._reference(parser_state.parse_conf.parse_table).lex(
-                                lexer_state, parser_state)
-                        finally:
-                            tok = lexer_state.last_token
-                            pos, line, line_start = counter.char_pos, counter.line, counter.line_start_pos
-                    return
-                value = m.group(i)
-                typ, unless, newlines = kinds[i]
-                if unless is not None:
-                    typ = unless.get(value, typ)
-                tok = new(Token, value)
-                tok.type = typ
-                tok.value = value
-                tok.start_pos = pos
-                tok.line = line
-                tok.column = pos - line_start + 1
-                pos = m.end()
-                if newlines and "\n" in value:
-                    line += value.count("\n")
-                    line_start = start + value.rindex("\n") + 1
-                tok.end_line = line
-                tok.end_column = pos - line_start + 1
-                tok.end_pos = pos
-                yield tok
-        finally:
-            counter.char_pos, counter.line, counter.line_start_pos = pos, line, line_start
-            counter.column = pos - line_start + 1
-            lexer_state.last_token = tok
-
-
-def _build_parser(lexer) -> Lark:
-    original = _ptb.make_propagate_positions
-    _ptb.make_propagate_positions = lambda option: _FastPositions if option is True else original(option)
-    try:
-        return Lark(
-            GRAMMAR_PATH.read_text(encoding="utf-8"),
-            parser="lalr",
-            lexer=lexer,
-            postlex=_WholeWords() if lexer == "contextual" else None,
-            propagate_positions=True,
-            maybe_placeholders=False,
-        )
-    finally:
-        _ptb.make_propagate_positions = original
-
-
-@lru_cache(maxsize=1)
-def parser() -> Lark:
-    """The one LALR parser, built once per process (a few ms)."""
-    return _build_parser(_ShapeLexer)
-
-
-@lru_cache(maxsize=1)
-def _contextual_parser() -> Lark:
-    """The same parser with Lark's own contextual lexer: the reference `_ShapeLexer` is tested against."""
-    return _build_parser("contextual")
-
-
-# ------------------------------------------------------------------ error messages in words
-
-# What a NAME means right after a keyword, so "expected a name" becomes "expected a model name after `use`".
-_NAME_AFTER = {
-    "use": "a model name (or `requested`)",
-    "fallback": "a model name",
-    "rest": "a model name",
-    "to": "a model name",
-    "provider": "a provider name",
-    "model": "a model alias",
-    "route": "a route name",
-    "kind": "a provider kind (openai, azure, anthropic, gemini, mock)",
-    "tier": "a tier (economy, standard, premium)",
-    "supports": "a capability (tools, vision, json, embeddings)",
-    "env": "an environment variable name",
-    "ramp": "a model name",
-    "of": "a list of model names in [...]",
-}
-
-_TERMINAL_WORDS = {
-    "NAME": "a name",
-    "STRING": 'a quoted string ("...")',
-    "NUMBER": "a number",
-    "INT": "a whole number",
-    "DATE": "a date (YYYY-MM-DD)",
-    "TIME": "a time of day (HH:MM)",
-    "DURATION": "a duration (e.g. 30s, 500ms, 2m)",
-    "CMP": "a comparison (==, !=, <, <=, >, >=)",
-    "STRATEGY": "a strategy (cheapest, fastest, least-busy, round-robin)",
-    "PER_UNIT": "`1M`",
-    "$END": "the end of the file",
-}
-
-_DECL_KEYWORDS = ("provider", "model", "budget", "limit", "route", "default")
-
-
-def _terminal_word(name: str) -> str:
-    if name in _TERMINAL_WORDS:
-        return _TERMINAL_WORDS[name]
-    for t in parser().terminals:
-        if t.name == name:
-            if t.pattern.type == "str":
-                return f"`{t.pattern.value}`"
-            return name.lower()
-    return name.lower()
-
-
-def _previous_word(text: str, pos: int) -> str | None:
-    words = re.findall(r'"(?:[^"\\\n]|\\.)*"|[A-Za-z_][A-Za-z0-9_.\-]*|\d[\d:.\-]*[A-Za-z%]*|\S',
-                       _strip_comments(text[:pos]))
-    return words[-1] if words else None
-
-
-def _strip_comments(text: str) -> str:
-    return re.sub(r"#[^\n]*", "", text)
-
-
-def _expected_words(expected: Iterable[str], prev: str | None) -> tuple[str, list[str]]:
-    names = sorted(set(expected))
-    words: list[str] = []
-    keywords: list[str] = []
-    if prev == "use" and "NAME" in names:
-        names = [n for n in names if n != "REQUESTED"]
-    for n in names:
-        if n == "NAME" and prev in _NAME_AFTER:
-            words.append(_NAME_AFTER[prev])
-            continue
-        w = _terminal_word(n)
-        if w.startswith("`") and w[1:-1].isalpha():
-            keywords.append(w[1:-1])
-        words.append(w)
-    # Declaration keywords first: they are what an author most often meant.
-    words.sort(key=lambda w: (0 if w.strip("`") in _DECL_KEYWORDS else 1, w))
-    if len(words) > 8:
-        words = words[:8] + ["..."]
-    return (", ".join(words) if len(words) > 1 else (words[0] if words else "something else")), keywords
-
-
-def _after(prev: str | None) -> str:
-    # A string is never echoed into a message: it may be a key someone pasted, and the caret shows it anyway.
-    if not prev:
-        return ""
-    return " after a string" if prev.startswith('"') else f" after `{prev}`"
-
-
-def _parser_expects(err: UnexpectedCharacters) -> set[str]:
-    """The terminals the parser accepted where the lexer failed (the lexer's own `allowed` names only NAME
-    for keywords, since every state scans NAME: see _WholeWords)."""
-    state = getattr(err, "state", None)
-    try:
-        actions = state.parse_conf.parse_table.states[state.position]  # type: ignore[union-attr]
-    except (AttributeError, KeyError, TypeError):
-        return set()
-    return {t for t in actions if t.isupper() and not t.startswith("$")}
-
-
-def _syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
-    line = getattr(err, "line", 1) or 1
-    col = getattr(err, "column", 1) or 1
-    pos = getattr(err, "pos_in_stream", None)
-    if pos is None:
-        pos = len(text)
-    prev = _previous_word(text, pos)
-    hint = None
-    end_col = col + 1
-    if isinstance(err, UnexpectedCharacters):
-        ch = text[pos] if 0 <= pos < len(text) else ""
-        allowed = _parser_expects(err) or err.allowed or ()
-        expected, _ = _expected_words(allowed, prev)
-        if ch == '"':
-            msg = "unterminated string: a string must close with `\"` on the same line"
-        else:
-            msg = f"unexpected character `{ch}`" + (f": expected {expected}" if allowed else "")
-            msg += _after(prev)
-    elif isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
-        prev = _previous_word(text, len(text))
-        expected, _ = _expected_words(err.expected, prev)
-        msg = f"the file ends too early: expected {expected}" + _after(prev)
-        lines = text.splitlines() or [""]
-        line, col = len(lines), len(lines[-1]) + 1
-        end_col = col + 1
-    else:
-        assert isinstance(err, UnexpectedToken)
-        tok = err.token
-        expected, keywords = _expected_words(err.expected, prev)
-        shown = str(tok)
-        what = "a string" if tok.type == "STRING" else f"`{shown}`"
-        msg = f"unexpected {what}: expected {expected}" + _after(prev)
-        end_col = (tok.end_column or col + 1)
-        if tok.type == "NAME" and keywords:
-            close = difflib.get_close_matches(shown, keywords, n=1, cutoff=0.6)
-            if close:
-                hint = f"did you mean `{close[0]}`?"
-        if tok.type == "NAME" and shown in ("kind", "base_url", "key", "timeout", "use", "when"):
-            pass
-        if tok.type != "NAME" and "NAME" in err.expected and tok.value in _RESERVED:
-            hint = f"`{tok.value}` is a reserved word; quote it as \"{tok.value}\" where a value is meant"
-    return Diagnostic(
-        code="E001",
-        severity="error",
-        message=msg,
-        span=A.Span(path, line, col, line, end_col),
-        source_line=_shown_line(text, line),
-        hint=hint,
-    )
-
-
-_RESERVED = {
-    "provider", "model", "budget", "limit", "route", "default", "kind", "base_url", "key", "timeout", "header",
-    "api_version", "env", "price", "in", "out", "per", "tier", "context", "supports", "at", "alert", "block",
-    "downgrade", "to", "team", "project", "app", "cost_center", "requests", "tokens", "minute", "description",
-    "owner", "ticket", "when", "fallback", "retries", "retry", "on", "use", "split", "choose", "of", "where",
-    "ramp", "from", "rest", "requested", "sticky", "by", "user", "and", "or", "not", "is", "matches", "task",
-    "weekday", "prompt_tokens", "stream", "tools", "time", "date", "tag", "true", "false",
-}
 
 
 # ------------------------------------------------------------------ tree → AST
@@ -417,15 +40,6 @@ class _Semantic(Exception):
         self.message = message
         self.where = meta_or_token
         self.hint = hint
-
-
-def _shown_line(text: str, line: int) -> str | None:
-    """The source line a diagnostic shows, with anything key-shaped inside its strings masked: a syntax
-    error can sit on the very line that holds a pasted key."""
-    from .check import _redact
-
-    shown = source_line(text, line)
-    return None if shown is None else _redact(shown, ())
 
 
 def _unquote(tok: Token) -> str:
@@ -935,7 +549,7 @@ def _parse_text(text: str, path: str) -> A.PolicyFile:
     try:
         tree = parser().parse(text)
     except UnexpectedInput as e:
-        raise PolicySyntaxError(_syntax_diagnostic(e, text, path)) from None
+        raise PolicySyntaxError(syntax_diagnostic(e, text, path)) from None
     deep = _tree_depth_exceeds(tree, MAX_DEPTH)
     if deep is not None:
         meta = deep.meta
@@ -943,7 +557,7 @@ def _parse_text(text: str, path: str) -> A.PolicyFile:
         raise PolicySyntaxError(Diagnostic(
             "E003", "error", f"conditions nest deeper than {MAX_DEPTH} levels",
             A.Span(path, line, getattr(meta, "column", 1), line, getattr(meta, "column", 1) + 1),
-            _shown_line(text, line), "split the condition into several routes",
+            shown_line(text, line), "split the condition into several routes",
         )) from None
     try:
         decls = _ToAst(path).transform(tree)
@@ -957,71 +571,8 @@ def _parse_text(text: str, path: str) -> A.PolicyFile:
                 span = A.Span(path, getattr(w, "line", 1), getattr(w, "column", 1),
                               getattr(w, "end_line", 1), getattr(w, "end_column", 1))
             raise PolicySyntaxError(Diagnostic("E002", "error", inner.message, span,
-                                               _shown_line(text, span.line), inner.hint)) from None
+                                               shown_line(text, span.line), inner.hint)) from None
         raise
     return A.PolicyFile(path=path, decls=decls, source=text)
 
 
-def _file_diag(code: str, path: str, message: str, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(code, "error", message, A.Span(path, 1, 1, 1, 1), None, hint)
-
-
-def read_policy_file(path: Path) -> A.PolicyFile:
-    """Read and parse one file; unreadable, oversized or non-UTF-8 files become diagnostics."""
-    p = str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PolicySyntaxError(_file_diag("E004", p, "no such file")) from None
-    except IsADirectoryError:
-        raise PolicySyntaxError(_file_diag("E004", p, "is a directory")) from None
-    except OSError as e:
-        raise PolicySyntaxError(_file_diag("E004", p, f"cannot read the file: {e.strerror}")) from None
-    if len(data) > MAX_BYTES:
-        raise PolicySyntaxError(_file_diag("E004", p, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB"))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        before = data[: e.start]
-        line = before.count(b"\n") + 1
-        col = e.start - (before.rfind(b"\n") + 1) + 1
-        raise PolicySyntaxError(Diagnostic(
-            "E004", "error", f"the file is not UTF-8 text (byte 0x{data[e.start]:02x})",
-            A.Span(p, line, col, line, col + 1), None, "save it as UTF-8")) from None
-    if "\x00" in text:
-        raise PolicySyntaxError(_file_diag("E004", p, "the file holds NUL bytes: it is not a policy file"))
-    return parse_text(text, p)
-
-
-def policy_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand the given files and directories (top-level ``*.policy`` files, name order)."""
-    out: list[Path] = []
-    diags: list[Diagnostic] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(f for f in path.iterdir() if f.is_file() and f.suffix == POLICY_SUFFIX)
-            if not found:
-                diags.append(_file_diag("E004", str(path), f"no policy files (*{POLICY_SUFFIX}) in this directory"))
-            out.extend(found)
-        elif path.exists():
-            out.append(path)
-        else:
-            diags.append(_file_diag("E004", str(path), "no such file or directory"))
-    if diags:
-        raise PolicySyntaxError(diags)
-    return out
-
-
-def load(paths: Iterable[str | Path]) -> A.PolicySet:
-    """Parse every policy file under `paths`. Raises PolicyError with every file's first syntax error."""
-    files: list[A.PolicyFile] = []
-    diags: list[Diagnostic] = []
-    for f in policy_paths(paths):
-        try:
-            files.append(read_policy_file(f))
-        except PolicyError as e:
-            diags.extend(e.diagnostics)
-    if diags:
-        raise PolicySyntaxError(diags)
-    return A.PolicySet(tuple(files))

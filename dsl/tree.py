@@ -1,5 +1,6 @@
 """The compiled policy: decision-tree nodes, their evaluation, and the one function that turns a matched
-route into a Decision (shared with the reference interpreter so the two can only differ in matching).
+route into a Decision (shared with the reference interpreter, which passes in the arm it drew itself, so
+the two can differ only in matching and in the draw: what the property test compares).
 
 Built by dsl/compile.py; see there for how the tree is laid out.
 """
@@ -13,9 +14,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
-from . import reference
+from .atoms import cond_text, eval_atom, fact_text, value_text
 from .ast import NOSPAN, SCOPES, And, Budget, Cond, Fact, In, Limit, Model, Not, Or, Provider, Ramp, Route, Sticky
 from .decision import Decision, Facts, Plan, Target, TraceStep
+
+__all__ = [
+    "BUCKETS", "MODELS_FOR_CACHE", "Column", "Leaf", "Lit", "Policy", "RoutePlan", "Row", "Switch", "bucket",
+    "ramp_percent", "sticky_value",
+]
 
 Column = tuple[str, "str | None"]  # ("team", None) or ("header", "x-tier"): what a Switch hashes on
 
@@ -49,7 +55,7 @@ class Lit:
         return self.positive == other.positive and self.atom == other.atom
 
     def text(self) -> str:
-        text = reference.cond_text(self.atom)
+        text = cond_text(self.atom)
         return text if self.positive else f"not ({text})"
 
 
@@ -204,6 +210,8 @@ class Policy:
 
     def decide_reference(self, facts: Facts, trace: bool = False) -> Decision:
         """The naive first-match interpreter; equal to ``decide`` in everything but the trace."""
+        from . import reference  # imported here: the interpreter builds on the tree, not the other way round
+
         return reference.decide(self, facts, trace)
 
     def _decide_traced(self, facts: Facts) -> Decision:
@@ -211,12 +219,12 @@ class Policy:
         node = self._root
         while isinstance(node, Switch):
             value = node.get(facts)
-            name = reference.fact_text(_column_fact(node.col))
+            name = fact_text(_column_fact(node.col))
             if value in node.branches:
-                hits.append(TraceStep("(dispatch)", f"{name} == {reference.value_text(value)}", True, NOSPAN))
+                hits.append(TraceStep("(dispatch)", f"{name} == {value_text(value)}", True, NOSPAN))
                 node = node.branches[value]
             else:
-                shown = "missing" if value is None else f"{reference.value_text(value)}, named by no rule"
+                shown = "missing" if value is None else f"{value_text(value)}, named by no rule"
                 hits.append(TraceStep("(dispatch)", f"{name} is {shown}", True, NOSPAN))
                 node = node.default
         for row in node.rows:
@@ -232,8 +240,11 @@ class Policy:
 
     # ------------------------------------------------------------------ the decision
 
-    def decision_for(self, index: int | None, facts: Facts, hits: list[Any] | None) -> Decision:
-        """The Decision for route ``index`` (None: nothing matched, only when the default has a condition)."""
+    def decision_for(self, index: int | None, facts: Facts, hits: list[Any] | None,
+                     arm: int | None = None) -> Decision:
+        """The Decision for route ``index`` (None: nothing matched, only when the default has a condition).
+        For a split or ramp, ``arm`` is the index of the arm already drawn (the reference interpreter's own
+        draw); None draws it here, the tree's way."""
         trace = self._trace(hits) if hits is not None else ()
         budgets = self._applicable(self._budget_index, facts)
         limits = self._applicable(self._limit_index, facts)
@@ -252,7 +263,7 @@ class Policy:
         route = self.routes[index]
         rp = self._plans[index]
         plan = rp.plan
-        arm: str | None = None
+        alias: str | None = None
         error: str | None = None
         kind = rp.kind
         if kind == "requested":
@@ -261,23 +272,25 @@ class Policy:
                 error = f"model_not_found: the model `{facts.model}` is not served by this gateway"
             else:
                 plan = Plan(plan.strategy, (target,), plan.fallback, plan.retries, plan.timeout, plan.retry_on)
+        elif arm is not None:
+            _, alias, plan = rp.arms[arm]
         elif kind == "split":
             drawn = bucket(route.name, sticky_value(rp.sticky, facts, None))
-            for bound, arm, plan in rp.arms:
+            for bound, alias, plan in rp.arms:
                 if drawn < bound:
                     break
         elif kind == "ramp":
             assert rp.ramp is not None
             drawn = bucket(route.name, sticky_value(rp.sticky, facts, "key"))
             moved, rest = rp.arms
-            _, arm, plan = moved if drawn < ramp_percent(rp.ramp, facts.day) * 100 else rest
+            _, alias, plan = moved if drawn < ramp_percent(rp.ramp, facts.day) * 100 else rest
         return Decision(
             rule=route.name,
             rule_span=route.span,
             plan=plan,
             policy_version=self.version,
             facts=facts,
-            arm=arm,
+            arm=alias,
             budgets=budgets,
             limits=limits,
             trace=trace,
@@ -372,7 +385,7 @@ class Policy:
             if isinstance(item, Lit):
                 steps.append(TraceStep(rule, item.text(), result, getattr(item.atom, "span", NOSPAN)))
             else:
-                steps.append(TraceStep(rule, reference.cond_text(item), result, getattr(item, "span", NOSPAN)))
+                steps.append(TraceStep(rule, cond_text(item), result, getattr(item, "span", NOSPAN)))
         return tuple(steps)
 
 
@@ -409,7 +422,7 @@ def _principal_truth(cond: Cond, who: Facts) -> bool | None:
         return out
     fact = getattr(cond, "fact", None)
     if fact is not None and fact.name in SCOPES:
-        return reference.eval_atom(cond, who)
+        return eval_atom(cond, who)
     if isinstance(cond, In) and not cond.values:  # `in []` never holds, `not in []` always does
         return cond.negated
     return None

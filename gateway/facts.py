@@ -27,12 +27,10 @@ Classifier = Callable[[dict], "str | None"]
 
 
 def load_classifier() -> Classifier | None:
-    """``gateway.classify.classify`` when that module exists (it arrives with a later issue), else None."""
-    try:
-        from .classify import classify  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return classify
+    """The task classifier: ``dsl.classify.classify`` (the one `open-router decide` uses), as body -> task."""
+    from dsl.classify import classify
+
+    return lambda body: classify(body).task
 
 
 class FactsBuilder:

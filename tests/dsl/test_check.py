@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from dsl import ast
 from dsl.check import DEFAULT_RETRIED, check, check_budget_subjects, check_text
 from dsl.errors import Diagnostic, PolicyError
-from dsl.syntax import load, parse_text
+from dsl.loading import load
+from dsl.syntax import parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL = ROOT / "policies" / "examples" / "full.policy"
@@ -542,7 +543,7 @@ def test_nodes_without_source_or_spans_are_checked_too() -> None:
 import random  # noqa: E402
 import sys  # noqa: E402
 
-from dsl import check as check_module  # noqa: E402
+from dsl import check_routes, regions, shadowing  # noqa: E402
 
 _TEAMS = ("a", "b", "c", "d")
 
@@ -608,8 +609,8 @@ def test_indexed_shadowing_matches_the_pairwise_reference_on_generated_policies(
     seen = {"W191": 0, "W190 one": 0, "W190 together": 0}
     for seed in range(24):
         routes = _random_routes(seed, 10 + seed * 8)  # up to ~200 routes: past the pool's DNF_LIMIT entries
-        fast = _names(check_module._shadow_findings(routes))
-        assert fast == _names(check_module._shadow_reference(routes)), seed
+        fast = _names(shadowing.shadow_findings(routes))
+        assert fast == _names(shadowing.shadow_reference(routes)), seed
         for code, _, shadows in fast:
             seen[code if code == "W191" else "W190 one" if len(shadows) == 1 else "W190 together"] += 1
     assert all(n > 5 for n in seen.values()), seen  # every kind of finding was exercised
@@ -638,7 +639,7 @@ def test_bench_policy_diagnostics_match_the_pairwise_reference(n: int, keep: int
     # 200-route one: the same diagnostics, W190 included, whichever way shadowing is computed.
     ps = _bench_policy(n, keep)
     fast = check(ps)
-    monkeypatch.setattr(check_module, "_shadow_findings", check_module._shadow_reference)
+    monkeypatch.setattr(check_routes, "shadow_findings", shadowing.shadow_reference)
     assert fast == check(ps)
     assert sum(d.code == "W190" for d in fast) > 10
 
@@ -652,15 +653,15 @@ def test_the_pool_of_earlier_disjuncts_is_bounded_and_says_nothing_past_it() -> 
 
     team, app = ast.Fact("team"), ast.Fact("app")
     fill = [route(f"f{i}", ast.And((ast.Compare(team, "==", f"t{i}"), ast.Compare(app, "==", f"a{i}"))))
-            for i in range(check_module.DNF_LIMIT)]  # two facts apart: no two of them merge into one entry
+            for i in range(regions.DNF_LIMIT)]  # two facts apart: no two of them merge into one entry
     tail = [route("s", ast.IsTrue(ast.Fact("stream"))), route("ns", ast.Not(ast.IsTrue(ast.Fact("stream")))),
             route("x", ast.Compare(team, "==", "x")),
             route("y", ast.And((ast.Compare(team, "==", "t3"), ast.Compare(app, "==", "a3"),
                                 ast.IsTrue(ast.Fact("tools")))))]
     for routes in (fill + tail, tail):
-        assert _names(check_module._shadow_findings(routes)) == _names(check_module._shadow_reference(routes))
-    assert _names(check_module._shadow_findings(fill + tail)) == [("W190", "y", ["f3"])]
-    assert _names(check_module._shadow_findings(tail)) == [("W190", "x", ["s", "ns"]), ("W190", "y", ["s", "ns"])]
+        assert _names(shadowing.shadow_findings(routes)) == _names(shadowing.shadow_reference(routes))
+    assert _names(shadowing.shadow_findings(fill + tail)) == [("W190", "y", ["f3"])]
+    assert _names(shadowing.shadow_findings(tail)) == [("W190", "x", ["s", "ns"]), ("W190", "y", ["s", "ns"])]
 
 
 def _ramp_overlaps_reference(routes: list[ast.Route]) -> list[tuple[str, str]]:
@@ -675,7 +676,7 @@ def _ramp_overlaps_reference(routes: list[ast.Route]) -> list[tuple[str, str]]:
                 continue
             if ai.end <= ai.start or aj.end <= aj.start:
                 continue
-            if ai.start <= aj.end and aj.start <= ai.end and not check_module._disjoint(ri.when, rj.when):
+            if ai.start <= aj.end and aj.start <= ai.end and not regions.disjoint(ri.when, rj.when):
                 out.append((rj.name, ri.name))
                 break
     return out

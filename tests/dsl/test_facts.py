@@ -167,3 +167,20 @@ def test_decide_infers_the_endpoint_and_folds_tags_into_the_header(capsys: pytes
     assert len(got["tags"]) == MAX_TAGS and "extra" not in got["tags"]  # capped, as in the gateway
     assert got["headers"]["x-open-router-tags"] == many + ",Extra" and got["user"] == "u"
     assert facts("--request", "{}", "--tag", "A", "--tag", " b ")["tags"] == ["a", "b"]
+
+
+# --------------------------------------------------------------------------- facts_for, without argparse
+
+
+def test_facts_for_is_the_cli_without_argparse() -> None:
+    from dsl.classify import UNKNOWN, Classification, classify
+    from dsl.facts import facts_for
+
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
+    assert classify(body) == UNKNOWN == Classification()  # task recognition is a later issue
+    got = facts_for(body, team="eng", user="u1", headers={"X-Tier": "gold", "Authorization": "Bearer x"},
+                    tags=["batch"], now=NOW, request_id="r1")
+    assert (got.team, got.user, got.task, got.request_id, got.now) == ("eng", "u1", None, "r1", NOW)
+    assert got.headers == {"x-tier": "gold", "x-open-router-tags": "batch"} and got.tags == frozenset({"batch"})
+    assert facts_for(body, task="code").task == "code"
+    assert facts_for({"input": "x"}).prompt_tokens == 1  # an embeddings body, inferred

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from dsl import ast as A
 from dsl.fmt import comments_of, cond, format_file, format_text, quote
-from dsl.syntax import _RESERVED, parse_text
+from dsl.lexer import RESERVED as _RESERVED
+from dsl.syntax import parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"

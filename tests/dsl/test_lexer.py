@@ -1,4 +1,4 @@
-"""The parser's own lexer (`syntax._ShapeLexer`) against Lark's contextual lexer, which it replaces for speed:
+"""The parser's own lexer (`lexer.ShapeLexer`) against Lark's contextual lexer, which it replaces for speed:
 the same tokens, positions included, on every policy we ship or test, and on random damage to the example
 policy the same tree or the same error, down to the attributes the error messages are built from."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lexer import ContextualLexer
 
-from dsl import syntax
+from dsl import lexer, syntax
 from dsl.errors import PolicyError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,11 +41,11 @@ def _fast_tokens(text: str) -> list[tuple]:
         raise AssertionError("the shape lexer fell back to Lark's lexer on valid text")
 
     with mock.patch.object(ContextualLexer, "lex", no_fallback):
-        return _tokens(syntax.parser(), text)
+        return _tokens(lexer.parser(), text)
 
 
 def test_parser_uses_the_shape_lexer() -> None:
-    assert isinstance(syntax.parser().parser.lexer, syntax._ShapeLexer)
+    assert isinstance(lexer.parser().parser.lexer, lexer.ShapeLexer)
 
 
 _FILES = [
@@ -60,14 +60,14 @@ def test_same_tokens_as_lark_on_policy_files(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     fast = _fast_tokens(text)
     assert len(fast) > 10
-    assert fast == _tokens(syntax._contextual_parser(), text)
+    assert fast == _tokens(lexer.contextual_parser(), text)
 
 
 def test_same_tokens_as_lark_on_the_bench_policy() -> None:
     text = _bench_text(100)
     fast = _fast_tokens(text)
     assert len(fast) > 2000
-    assert fast == _tokens(syntax._contextual_parser(), text)
+    assert fast == _tokens(lexer.contextual_parser(), text)
 
 
 def test_same_tokens_on_layout_corners() -> None:
@@ -80,7 +80,7 @@ def test_same_tokens_on_layout_corners() -> None:
             "  timeout 30s retries 2 retry on 429,503 fallback m,m\n"
             "default split sticky by header \"x\"{50%m,50.5%m,}# end")
     fast = _fast_tokens(text)
-    assert fast == _tokens(syntax._contextual_parser(), text)
+    assert fast == _tokens(lexer.contextual_parser(), text)
 
 
 def _lark_outcome(lark, text: str) -> tuple:
@@ -89,7 +89,7 @@ def _lark_outcome(lark, text: str) -> tuple:
         return ("tree", lark.parse(text))
     except UnexpectedInput as e:
         out: tuple = (type(e).__name__, e.line, e.column, getattr(e, "pos_in_stream", None),
-                      sorted(syntax._parser_expects(e)) if isinstance(e, UnexpectedCharacters) else None)
+                      sorted(lexer.parser_expects(e)) if isinstance(e, UnexpectedCharacters) else None)
         if isinstance(e, UnexpectedCharacters):
             out += (sorted(e.allowed or ()), e.char)
         if isinstance(e, UnexpectedToken):
@@ -106,9 +106,9 @@ def _policy_outcome(text: str) -> tuple:
 
 
 def _assert_same(text: str) -> None:
-    assert _lark_outcome(syntax.parser(), text) == _lark_outcome(syntax._contextual_parser(), text), text
+    assert _lark_outcome(lexer.parser(), text) == _lark_outcome(lexer.contextual_parser(), text), text
     fast = _policy_outcome(text)
-    with mock.patch.object(syntax, "parser", syntax._contextual_parser):
+    with mock.patch.object(syntax, "parser", lexer.contextual_parser):
         reference = _policy_outcome(text)
     assert fast == reference, text
 

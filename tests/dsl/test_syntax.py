@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from dsl import ast as A
 from dsl.errors import PolicyError, PolicySyntaxError
 from dsl.fmt import format_file
-from dsl.syntax import load, parse_text, policy_paths, read_policy_file
+from dsl.loading import load, policy_paths, read_policy_file
+from dsl.syntax import parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL = ROOT / "policies" / "examples" / "full.policy"
