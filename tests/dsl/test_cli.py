@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from dsl import Facts, load_policy
 from dsl.errors import Diagnostic
 from dsl.ast import Span
 from gateway.cli import main
@@ -42,8 +43,23 @@ def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
 
 
 def test_schemas_are_valid_json_schemas() -> None:
-    Draft202012Validator.check_schema(DECISION_SCHEMA)
-    Draft202012Validator.check_schema(DIAGNOSTIC_SCHEMA)
+    # The output tests below validate against these schemas, which proves nothing unless each is a valid
+    # 2020-12 schema that accepts what the code emits and rejects what it does not.
+    for schema in (DECISION_SCHEMA, DIAGNOSTIC_SCHEMA):
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        assert Draft202012Validator(Draft202012Validator.META_SCHEMA).is_valid(schema)
+        Draft202012Validator.check_schema(schema)  # and the validator's own check agrees
+        assert not Draft202012Validator(schema).is_valid({})
+        assert not Draft202012Validator(schema).is_valid([])
+    policy, _ = load_policy([FULL])
+    decision = policy.decide(Facts(model="gpt-4o", team="eng", request_id="r-1")).as_json()
+    decisions = Draft202012Validator(DECISION_SCHEMA)
+    assert decisions.is_valid(decision), [e.message for e in decisions.iter_errors(decision)]
+    assert not decisions.is_valid({**decision, "unexpected": 1})
+    assert not decisions.is_valid({k: v for k, v in decision.items() if k != "rule"})
+    diagnostics = Draft202012Validator(DIAGNOSTIC_SCHEMA)
+    assert diagnostics.is_valid({"diagnostics": [], "errors": 0, "warnings": 0})
+    assert not diagnostics.is_valid({"diagnostics": [], "errors": -1, "warnings": 0})
 
 
 # --------------------------------------------------------------------------- check

@@ -70,6 +70,11 @@ class GatewayServer:
         sock.bind(("127.0.0.1", 0))
         sock.listen(512)
         self.port = sock.getsockname()[1]
+        # Hypercorn wraps an fd:// bind in a socket object of its own, which closes the fd when it stops.
+        # Hand the fd over (detach) rather than keep a second owner: when this object was collected later
+        # it closed that fd number again, by then often reused by another test's socket (a fake upstream's
+        # listener, say), which failed at random with "connection refused" or EBADF.
+        fd = sock.detach()
         ready = threading.Event()
 
         def run() -> None:
@@ -81,7 +86,7 @@ class GatewayServer:
             asyncio.set_event_loop(loop)
             self._stop = asyncio.Event()
             config = Config()
-            config.bind = [f"fd://{sock.fileno()}"]
+            config.bind = [f"fd://{fd}"]
             config.accesslog = None
             config.errorlog = logging.getLogger("hypercorn.error")
             config.graceful_timeout = 2.0

@@ -890,15 +890,18 @@ def test_real_reset_every_time_fails_over(oa: FakeUpstream, an: FakeUpstream, de
 
 
 def test_real_read_timeout_fails_over(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
-    oa.default = Behaviour(delay=2.0)
+    # The plan's timeout also bounds the fallback's call, so it must leave a loaded machine ample time for
+    # that one (1 s, not 0.2 s); the first target never answers within any timeout (the fake's handler is
+    # cancelled when the adapter gives up), so the test waits exactly the timeout and no longer.
+    oa.default = Behaviour(delay=60.0)
     r = Real(oa, an, dead_port)
-    out = r.chat(decision(RA, fallback=[RB], retries=0, timeout=Decimal("0.2")))
+    out = r.chat(decision(RA, fallback=[RB], retries=0, timeout=Decimal("1")))
     assert out.target == RB
     assert [a.outcome for a in out.attempts] == ["upstream_timeout", "ok"]
 
 
 def test_real_timeout_everywhere_is_a_504(oa: FakeUpstream, an: FakeUpstream, dead_port: int) -> None:
-    oa.default = Behaviour(delay=2.0)
+    oa.default = Behaviour(delay=60.0)  # never in time, however late the timer fires
     r = Real(oa, an, dead_port)
     with pytest.raises(UpstreamTimeout) as info:
         r.chat(decision(RA, retries=0, timeout=Decimal("0.2")))

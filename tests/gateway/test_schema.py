@@ -149,7 +149,11 @@ GOOD_EMB = {"model": "text-embedding-3-small", "input": "hello", "dimensions": 8
 
 @pytest.mark.parametrize("value", ["x", ["a", "b"], [1, 2, 3], [[1, 2], [3]]])
 def test_good_embedding_inputs(value: Any) -> None:
-    validate_embeddings({**GOOD_EMB, "input": value})
+    # Each input form OpenAI accepts (text, texts, tokens, token lists) passes, and the body goes on to
+    # the upstream exactly as the client sent it.
+    body = copy.deepcopy({**GOOD_EMB, "input": value})
+    assert validate_embeddings(body) is body
+    assert body == {**GOOD_EMB, "input": value}
 
 
 @pytest.mark.parametrize(
