@@ -76,6 +76,8 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     processes: each revision runs in a transaction (on PostgreSQL an advisory lock serialises them)."""
     from alembic import command
 
+    # Alembic narrates every plugin and step at INFO; one line of our own says what changed.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg = _config(engine)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -84,7 +86,13 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         insp = sa.inspect(conn)
         if insp.has_table("virtual_keys") and not insp.has_table("alembic_version"):
             command.stamp(cfg, FIRST_REVISION)  # made by create_all before migrations: that schema
+        from alembic.runtime.migration import MigrationContext
+
+        before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(cfg, revision)
+        after = MigrationContext.configure(conn).get_current_revision()
+    if before != after:
+        log.info("database schema upgraded: %s -> %s", before or "empty", after)
 
 
 def current_revision(engine: sa.Engine) -> str | None:

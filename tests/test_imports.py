@@ -167,7 +167,6 @@ def test_dsl_never_imports_gateway() -> None:
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="gateway cycles are being removed on another branch")
 def test_no_import_cycles_in_gateway() -> None:
     _assert_no_cycles("gateway")
 

@@ -178,8 +178,9 @@ def test_sigterm_under_load_loses_no_row(tmp_path: Path) -> None:
     env = {**os.environ, "OPEN_ROUTER_DB": f"sqlite:///{db}"}
     key = subprocess.run(exe + ["keys", "create", "--team", "eng"], capture_output=True, text=True, env=env,
                          check=True).stdout.strip().splitlines()[-1]
+    log = open(tmp_path / "serve.log", "w")  # a file, not a pipe: nobody reads a pipe while the load runs
     proc = subprocess.Popen(exe + ["serve", "--port", str(port), "--policies", str(Path("policies").resolve())],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -211,13 +212,20 @@ def test_sigterm_under_load_loses_no_row(tmp_path: Path) -> None:
             t.start()
         time.sleep(1.5)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError("serve did not exit after SIGTERM:\n"
+                                 + (tmp_path / "serve.log").read_text()[-3000:]) from None
+        assert code == 0
         stop.set()
         for t in threads:
             t.join(10)
     finally:
         if proc.poll() is None:
             proc.kill()
+        log.close()
     engine = sa.create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
         ids = conn.execute(sa.select(TABLE.c.request_id).where(TABLE.c.request_id.like("term-%"))).scalars().all()
