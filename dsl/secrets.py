@@ -41,10 +41,14 @@ KEY_SHAPES = re.compile(
 
 # URL query parameters whose value is a credential (matched case-insensitively).
 CREDENTIAL_PARAMS = frozenset({"key", "api_key", "api-key", "apikey", "token", "access_token", "auth", "secret",
-                               "password", "sig"})
+                               "password", "passwd", "pwd", "sig"})
 
 # Credentials inside URLs: user:password@ and ?key=... (the parameter names above).
 _URL_USERINFO = re.compile(r"(\w+://)([^/@\s\"]+)@")
+# In one URL (not free text) the user info runs to the last "@" before the host: a password may hold an
+# unescaped "@" (postgresql://u:p@ss@host/db).
+# Also a malformed one a setting may hold (postgres//u:pw@h, u:pw@h).
+_ONE_URL_USERINFO = re.compile(r"^([^:/@\s]*:?//|)([^/\s\"]*)@")
 _URL_CREDENTIAL = re.compile(r"([?&](?i:" + "|".join(map(re.escape, sorted(CREDENTIAL_PARAMS))) + r")=)([^&#\s\"]+)")
 _STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 _BEARER = re.compile(r"(bearer\s+)[^\s\"',]+", re.I)
@@ -110,7 +114,7 @@ def mask_url(url: str, replacement: str = "***") -> str:
         user, sep, _ = m.group(2).partition(":")
         return m.group(1) + (user + ":" + replacement if sep else user) + "@"
 
-    url = _URL_USERINFO.sub(userinfo, url)
+    url = _ONE_URL_USERINFO.sub(userinfo, url)
     return _URL_CREDENTIAL.sub(lambda m: m.group(1) + replacement, url)
 
 

@@ -34,12 +34,12 @@ import asyncio
 import copy
 import logging
 import random
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from dsl.decision import Decision, Target
+from dsl.secrets import drop_addresses
 from gateway.errors import GatewayError, NotFound, UpstreamConnect, UpstreamError
 from gateway.health import CLOSED, HealthBoard, ModelStatus, error_code, is_client_fault
 from gateway.providers.base import Adapter
@@ -47,9 +47,6 @@ from gateway.providers.base import Adapter
 log = logging.getLogger("open_router.router")
 _perf = time.perf_counter
 _CHAT, _EMBED, _STREAM = 0, 1, 2
-# Upstream addresses a client must not learn: URLs, ('host', port) tuples from OS errors, host:port, IPv4.
-_ADDRESS = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+|\('[^']*', \d+\)|\b[\w.-]+:\d{2,5}\b|\b\d{1,3}(?:\.\d{1,3}){3}\b",
-                      re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +201,7 @@ async def _aclose(it: Any) -> None:
 
 def _scrub(message: str) -> str:
     """Adapters redact secrets; this also drops upstream addresses (URLs, hosts, IPs) from what a client reads."""
-    return _ADDRESS.sub("<address>", message)
+    return drop_addresses(message)
 
 
 def _plural(n: int, word: str) -> str:

@@ -14,6 +14,8 @@ from typing import Any, Iterable, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from dsl.secrets import mask_url as secrets_mask_url
+
 from .errors import GatewayError
 
 ENV_PREFIX = "OPEN_ROUTER_"
@@ -22,24 +24,22 @@ MASK = "***"
 # A URL's userinfo password, for what sqlalchemy cannot parse: from the first ':' after the user to the last
 # '@' (a password may hold an unescaped '@'), after an optional scheme or a "//".
 _USERINFO_RE = re.compile(r"((?:^[^:/@\s]*://|//|^)[^:/@\s]*):.*@")
-_QUERY_PASSWORD_RE = re.compile(r"(?i)([?&](?:password|passwd|pwd)=)[^&\s]*")
 
 
 def mask_url(url: str) -> str:
     """``url`` with its password masked, for anything a person or a log may see: sqlalchemy's rendering
-    (``postgresql://u:***@host/db``), or a regex for what it cannot parse (a malformed setting) or would
-    split wrongly (an unescaped '@' in the password). A password in the query string is masked too."""
-    masked = None
+    (``postgresql://u:***@host/db``) where it parses the URL, and dsl.secrets.mask_url (the one masking
+    of URL credentials: user:password@, also with an unescaped '@' in the password, and password query
+    parameters) on top, and alone for what sqlalchemy cannot parse or would split wrongly."""
+    masked = url
     if url.count("@") <= 1:
         try:
             from sqlalchemy.engine import make_url
 
             masked = make_url(url).render_as_string(hide_password=True)
         except Exception:  # not a URL sqlalchemy parses
-            masked = None
-    if masked is None:
-        masked = _USERINFO_RE.sub(rf"\1:{MASK}@", url)
-    return _QUERY_PASSWORD_RE.sub(rf"\1{MASK}", masked)
+            masked = url
+    return secrets_mask_url(masked, MASK)
 
 
 def scrub(text: str, url: str) -> str:

@@ -15,6 +15,7 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterable, Mapping
 
+from dsl.secrets import mask_secrets
 from gateway.errors import InvalidRequest, RETRYABLE_STATUSES, UpstreamError
 
 # Compact JSON: fewer bytes on the wire and no per-call encoder construction.
@@ -345,20 +346,12 @@ class SSEParser:
 # --------------------------------------------------------------------------- errors
 
 
-_QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#\"']*)\?[^\s\"']*", re.I)
-_BEARER = re.compile(r"(bearer\s+)[^\s\"',]+", re.I)
-_KEYPARAM = re.compile(r"((?:api[-_]?)?key=)[^&\s\"']+", re.I)
 
 
 def redact(text: str, secret_values: Iterable[str] = ()) -> str:
-    """Strip secrets from text that may reach a client or a log: known secret values, bearer tokens,
-    ``key=`` parameters and URL query strings."""
-    for value in secret_values:
-        if value and len(value) >= 4:
-            text = text.replace(value, "***")
-    text = _QUERY.sub(r"\1?…", text)
-    text = _BEARER.sub(r"\1***", text)
-    return _KEYPARAM.sub(r"\1***", text)
+    """Strip secrets from text that may reach a client or a log (dsl.secrets.mask_secrets): known secret
+    values, key shapes, bearer tokens, ``key=`` parameters, URL credentials, and URL query strings."""
+    return mask_secrets(text, secret_values, drop_queries=True)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
