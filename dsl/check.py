@@ -101,6 +101,7 @@ from typing import Iterable, Iterator, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 from . import ast as A
+from .check_capabilities import check_capabilities
 from .errors import Diagnostic, PolicyError
 
 __all__ = ["check", "check_budget_subjects", "check_text", "DEFAULT_RETRIED"]
@@ -1559,7 +1560,7 @@ def _redact(line: str, secrets: Iterable[str]) -> str:
 
 def check(ps: A.PolicySet) -> list[Diagnostic]:
     """Every finding for the policy set, sorted by file, line and column. Never raises on a parsed policy."""
-    return _Checker(ps).run()
+    return sorted([*_Checker(ps).run(), *check_capabilities(ps)], key=lambda d: (d.span.file, d.span.line, d.span.col))
 
 
 def check_text(text: str, path: str = "<policy>") -> list[Diagnostic]:
