@@ -17,7 +17,7 @@ not come from it is encoded once with the C encoder (``allow_nan=False``).
 Schemas: jsonschema's meta-schema validation costs tens of microseconds per subschema in pure Python, so
 a schema is first bounded (``MAX_SCHEMA_NODES`` JSON values, ``MAX_SCHEMA_DEPTH`` levels; per request
 ``MAX_REQUEST_SCHEMA_NODES``), then checked once per distinct schema: verdicts are kept in a bounded LRU
-keyed by the schema's canonical JSON, so an agent sending the same tools on every turn pays a hash. The
+keyed by a digest of the schema's JSON, so an agent sending the same tools on every turn pays a hash. The
 draft-07 meta-schema is used whatever ``$schema`` says: it checks what a provider translation relies on
 (subschemas are objects or booleans, ``required`` is an array of strings, ``enum`` an array, ``type`` a
 known type) and ignores newer keywords (``$defs``, ``prefixItems``) rather than rejecting them, at a
@@ -39,16 +39,18 @@ from .errors import InvalidRequest
 
 MAX_SCHEMA_NODES = 4096  # JSON values in one tool's parameters / one response_format schema
 MAX_SCHEMA_DEPTH = 32  # nesting of objects and arrays inside one schema
-MAX_REQUEST_SCHEMA_NODES = 16384  # all schemas of one request together
+MAX_REQUEST_SCHEMA_NODES = 8192  # all schemas of one request together (~100 ms of meta-schema work uncached)
 METADATA_KEYS, METADATA_KEY_CHARS, METADATA_VALUE_CHARS = 16, 64, 512
 _CACHE_SIZE = 1024
 
 _META = Draft7Validator(Draft7Validator.META_SCHEMA)
-_CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
+# The cache key: the schema's JSON in the order it came (a client sends its tools the same way each turn;
+# a reordered schema is only a cache miss).
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _STRICT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 # A JSON escape of a UTF-16 surrogate; a valid pair matches too (then the scan finds nothing).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_verdicts: OrderedDict[bytes, str | None] = OrderedDict()  # schema digest → error text, None when sound
+_verdicts: OrderedDict[bytes, tuple[str | None, int]] = OrderedDict()  # digest → (error or None, nodes)
 
 
 # --------------------------------------------------------------------------- encodability
@@ -146,19 +148,14 @@ def mark_non_finite(literal: str) -> Any:
 # --------------------------------------------------------------------------- JSON Schemas
 
 
-def _measure(schema: Any, param: str, budget: int) -> int:
-    """Count the JSON values of ``schema`` (≤ MAX_SCHEMA_NODES, ≤ budget) and bound its depth; raises."""
-    limit = min(MAX_SCHEMA_NODES, budget)
+def _measure(schema: Any, param: str) -> int:
+    """Count the JSON values of ``schema`` (≤ MAX_SCHEMA_NODES) and bound its depth; raises."""
     nodes = 0
     stack: list[tuple[Any, int]] = [(schema, 1)]
     while stack:
         v, depth = stack.pop()
         nodes += 1
-        if nodes > limit:
-            if limit < MAX_SCHEMA_NODES:
-                raise InvalidRequest(f"Invalid value for '{param}': the request's schemas together have more "
-                                     f"than {MAX_REQUEST_SCHEMA_NODES} JSON values, the limit.", param=param,
-                                     code="invalid_value")
+        if nodes > MAX_SCHEMA_NODES:
             raise InvalidRequest(f"Invalid value for '{param}': the schema has more than {MAX_SCHEMA_NODES} "
                                  "JSON values, the limit.", param=param, code="invalid_value")
         if isinstance(v, dict):
@@ -174,20 +171,31 @@ def _measure(schema: Any, param: str, budget: int) -> int:
     return nodes
 
 
-def _verdict(schema: dict) -> str | None:
+def _over_budget(param: str) -> InvalidRequest:
+    return InvalidRequest(f"Invalid value for '{param}': the request's schemas together have more than "
+                          f"{MAX_REQUEST_SCHEMA_NODES} JSON values, the limit.", param=param, code="invalid_value")
+
+
+def _verdict(schema: dict, param: str, budget: int) -> tuple[str | None, int]:
+    """(what is wrong with ``schema`` per the meta-schema or None, its JSON values); remembered per schema.
+    A schema over the size or depth bounds raises (and is not remembered)."""
     key = hashlib.sha256(_CANONICAL.encode(schema).encode("utf-8")).digest()
-    if key in _verdicts:
+    hit = _verdicts.get(key)
+    if hit is not None:
         _verdicts.move_to_end(key)
-        return _verdicts[key]
+        return hit
+    nodes = _measure(schema, param)
+    if nodes > budget:
+        raise _over_budget(param)  # before the costly part
     error = best_match(_META.iter_errors(schema))
     text = None
     if error is not None:
         where = path_text(tuple(error.absolute_path))
         text = (f"{where}: " if where else "") + _clip(error.message)
-    _verdicts[key] = text
+    hit = _verdicts[key] = (text, nodes)
     if len(_verdicts) > _CACHE_SIZE:
         _verdicts.popitem(last=False)
-    return text
+    return hit
 
 
 def _clip(text: str) -> str:
@@ -201,13 +209,14 @@ def check_schema(schema: Any, param: str, *, budget: int = MAX_REQUEST_SCHEMA_NO
     if not isinstance(schema, dict):
         raise InvalidRequest(f"Invalid value for '{param}': a JSON Schema object is expected.", param=param,
                              code="invalid_value")
-    nodes = _measure(schema, param, budget)
+    problem, nodes = _verdict(schema, param, budget)
+    if nodes > budget:
+        raise _over_budget(param)
     if object_root:
         kind = schema.get("type")
         if kind is not None and kind != "object":
             raise InvalidRequest(f"Invalid schema for '{param}': schema must be a JSON Schema of 'type: \"object\"'"
                                  f", got 'type: {_clip(json.dumps(kind))}'.", param=param, code="invalid_value")
-    problem = _verdict(schema)
     if problem is not None:
         raise InvalidRequest(f"Invalid schema for '{param}': {problem}.", param=param, code="invalid_value")
     return nodes
