@@ -36,7 +36,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     """The gateway app. Raises dsl.PolicyError when the policy does not load (the CLI reports it), and
     KeyStoreUnavailable when the key database cannot be read (its subjects are checked against the
     policy's budgets and limits: ``gw.policies.subject_warnings``)."""
-    from .api import admin, v1, ws
+    from .api import admin, budgets, v1, ws
     from .api.fast import FastPath
 
     loaded = policy or load_policy_dir(Path(settings.policies))
@@ -46,7 +46,13 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     store.subject_warnings = budget_subject_warnings(loaded, keys.subjects())
     health = HealthBoard()
     metrics, decisions = Metrics(), DecisionLog(settings.decision_log)
-    admission = admission or Admission()
+    if admission is None:
+        from .limits import from_settings
+
+        admission = from_settings(settings)
+    extra = getattr(admission, "metrics", None)
+    if extra is not None:
+        metrics.extra.append(extra)
     gw = Gateway(
         settings=settings, policies=store, keys=keys, auth=Authenticator(keys), health=health,
         executor=Executor(None, health), metrics=metrics, decisions=decisions,
@@ -112,6 +118,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
 
     v1.register(app, gw)
     admin.register(app, gw)
+    budgets.register(app, gw)
     ws.register(app, gw)
     # POST /v1/chat/completions and /v1/embeddings are answered on ASGI, around Quart (gateway/api/fast.py).
     app.asgi_app = FastPath(app.asgi_app, gw)  # type: ignore[method-assign]
@@ -119,6 +126,9 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     @app.after_serving
     async def _shutdown() -> None:
         await store.aclose()
+        closing = getattr(admission, "aclose", None)
+        if closing is not None:
+            await closing()
         keys.close()
 
     return app
