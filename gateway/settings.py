@@ -91,6 +91,7 @@ class Settings(BaseModel):
     key_cache_ttl: float = Field(1.0, ge=0, le=3600)  # seconds a key lookup is trusted (cross-process revoke lag)
     # Budgets and rate limits (gateway/limits): where the counters live, and what happens when they can't be reached.
     redis: str | None = None  # redis://host:port/db: counters shared by replicas
+    redis_prefix: str = "open-router:"  # every key the gateway writes in Redis starts with this
     workers: int = Field(1, ge=1, le=256)  # processes sharing the port (counters in a SQLite file without Redis)
     limits_store: Literal["auto", "memory", "sqlite", "redis"] = "auto"  # auto: redis if set, sqlite if workers > 1
     limits_path: str | None = None  # the SQLite counter file (default: beside a SQLite db, else ./open-router-limits.db)

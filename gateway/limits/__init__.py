@@ -45,7 +45,7 @@ def make_store(settings: Any) -> Any:
             raise ValueError("limits_store=redis needs --redis URL")
         from .redis_store import RedisStore
 
-        return RedisStore(settings.redis)
+        return RedisStore(settings.redis, prefix=settings.redis_prefix)
     if kind == "sqlite":
         from .sqlite import SQLiteStore
 
