@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -47,12 +48,20 @@ class SQLiteStore:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="limits-sqlite")
         self._local = threading.local()
         self._next_sweep = 0.0
-        try:
-            conn = self._connect()
-            conn.executescript(SCHEMA)
-            conn.close()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the SQLite counter file {self.path}: {exc}") from None
+        for attempt in range(50):  # workers starting together: one switches the file to WAL, the others wait
+            try:
+                conn = self._connect()
+                try:
+                    conn.executescript(SCHEMA)
+                finally:
+                    conn.close()
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise StoreError(f"cannot open the SQLite counter file {self.path}: {exc}") from None
+                time.sleep(0.1)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open the SQLite counter file {self.path}: {exc}") from None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
@@ -167,8 +176,6 @@ class SQLiteStore:
         await self._run(self._seed, key, spent, expires)
 
     async def claim(self, key: str, ttl: float) -> bool:
-        import time
-
         return await self._run(self._claim, key, time.time() + ttl)
 
     async def status(self, keys: Iterable[str]) -> dict[str, tuple[int, int]]:

@@ -70,6 +70,9 @@ class GatewayServer:
         sock.bind(("127.0.0.1", 0))
         sock.listen(512)
         self.port = sock.getsockname()[1]
+        # Hypercorn owns the descriptor from here (it closes it at shutdown): detached, so the socket object's
+        # garbage collection cannot close the same number again once it is reused (a SQLite file, say).
+        fd = sock.detach()
         ready = threading.Event()
 
         def run() -> None:
@@ -81,7 +84,7 @@ class GatewayServer:
             asyncio.set_event_loop(loop)
             self._stop = asyncio.Event()
             config = Config()
-            config.bind = [f"fd://{sock.fileno()}"]
+            config.bind = [f"fd://{fd}"]
             config.accesslog = None
             config.errorlog = logging.getLogger("hypercorn.error")
             config.graceful_timeout = 2.0
