@@ -97,6 +97,9 @@ class LimitsAdmission(Admission):
         if alerts is not None and alerts.counter is None:
             alerts.counter = self.metrics.alerts
         self._lines: dict[tuple[int, str], tuple[Budget, BudgetLine, tuple[tuple[int, str], ...], float]] = {}
+        self._sets: dict[tuple[int, ...], tuple[tuple[Budget, ...], tuple[BudgetLine, ...], list[str]]] = {}
+        self._per_token: dict[int, tuple[Any, tuple[int, int] | None]] = {}  # id(target) → (target, nano/token)
+        self._thresholds: dict[int, tuple[Budget, list[tuple[int, Any]]]] = {}
         self._seeding: dict[str, asyncio.Future[None]] = {}
         self._claimed: set[str] = set()  # alert ids this process already claimed (or saw claimed)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -167,25 +170,38 @@ class LimitsAdmission(Admission):
                 f"The budget resets at {iso(end)}.", param=b.scope, retry_after=end - now)
         raise RuntimeError(f"store answered {status!r}")  # pragma: no cover
 
-    def _hold(self, s: Served, now: float) -> tuple[Hold, list[str]]:
-        d = s.decision
-        assert d is not None
+    def _budget_lines(self, budgets: tuple[Budget, ...], now: float) -> tuple[tuple[BudgetLine, ...], list[str]]:
+        """The budgets' lines for the period holding ``now`` and the downgrade models their steps' options
+        index (1-based); cached per set of budgets and UTC day."""
+        ck = (int(now // 86400), *map(id, budgets))
+        hit = self._sets.get(ck)
+        if hit is not None and hit[0] == budgets:
+            return hit[1], hit[2]
         lines: list[BudgetLine] = []
         aliases: list[str] = []
         steps_by_line: list[tuple[tuple[int, str], ...]] = []
-        for b in d.budgets:
+        for b in budgets:
             start, end, label = bounds(b.period, now)
-            hit = self._lines.get((id(b), label))
-            if hit is None or hit[0] is not b:
-                hit = self._line(b, start, end, label)
-            lines.append(hit[1])
-            steps_by_line.append(hit[2])
-            for _, alias in hit[2]:
+            one = self._lines.get((id(b), label))
+            if one is None or one[0] is not b:
+                one = self._line(b, start, end, label)
+            lines.append(one[1])
+            steps_by_line.append(one[2])
+            for _, alias in one[2]:
                 if alias not in aliases:
                     aliases.append(alias)
         if aliases:  # the steps' options index the aliases of this request
             lines = [replace(line, steps=tuple((cap, aliases.index(alias) + 1) for cap, alias in steps))
                      for line, steps in zip(lines, steps_by_line)]
+        if len(self._sets) > 10_000:
+            self._sets.clear()
+        self._sets[ck] = (budgets, tuple(lines), aliases)  # holds the budgets: their ids stay theirs
+        return tuple(lines), aliases
+
+    def _hold(self, s: Served, now: float) -> tuple[Hold, list[str]]:
+        d = s.decision
+        assert d is not None
+        lines, aliases = self._budget_lines(d.budgets, now) if d.budgets else ((), [])
         body = s.body or {}
         prompt = d.facts.prompt_tokens
         if s.route.endswith("/embeddings"):
@@ -200,15 +216,15 @@ class LimitsAdmission(Admission):
             plan = d.plan
             full = 0
             for t in plan.candidates + plan.fallback:
-                c = max_cost(t, prompt, completion)
-                if c is not None:
-                    full = max(full, to_nano(c))
+                c = self._max_nano(t, prompt, completion)
+                if c is not None and c > full:
+                    full = c
             out = [full]
             policy = s.snapshot.policy if s.snapshot is not None else None
             for alias in aliases:
                 t = policy.target(alias) if policy is not None else None
-                c = max_cost(t, prompt, completion) if t is not None else None
-                out.append(full if c is None else to_nano(c))
+                c = self._max_nano(t, prompt, completion) if t is not None else None
+                out.append(full if c is None else c)
             amounts = tuple(out)
         rates: list[RateLine] = []
         for lim in d.limits:
@@ -220,6 +236,24 @@ class LimitsAdmission(Admission):
                 rates.append(RateLine("tpm:" + scope, 60.0 / lim.tokens_per_minute, prompt + completion,
                                       lim.tokens_per_minute, "tokens"))
         return Hold(s.request_id, tuple(lines), amounts, tuple(rates), now + self.ttl), aliases
+
+    def _max_nano(self, t: Any, prompt: int, completion: int) -> int | None:
+        """pricing.max_cost in nano-units, rounded up; in integers when the target's prices are whole
+        nano-units per token (they nearly always are: $2.50 per 1M is 2500 a token), else in Decimal."""
+        hit = self._per_token.get(id(t))
+        if hit is None or hit[0] is not t:
+            pin, pout = getattr(t, "price_in", None), getattr(t, "price_out", None)
+            ints = None
+            if pin is not None and pout is not None:
+                a, b = pin * 1000, pout * 1000  # nano per token
+                if a == a.to_integral_value() and b == b.to_integral_value():
+                    ints = (int(a), int(b))
+            hit = self._per_token[id(t)] = (t, ints)
+        ints = hit[1]
+        if ints is not None:
+            return prompt * ints[0] + completion * ints[1]
+        c = max_cost(t, prompt, completion)
+        return None if c is None else to_nano(c)
 
     def _line(self, b: Budget, start: float, end: float, label: str) -> tuple[Budget, BudgetLine, tuple[tuple[int, str], ...], float]:
         block = None
@@ -328,8 +362,8 @@ class LimitsAdmission(Admission):
             value = spent.get(line.key)
             if value is None:
                 continue
-            for t in b.thresholds:
-                if value >= to_nano(b.amount * t.percent / HUNDRED):
+            for cap, t in self._caps(b):
+                if value >= cap:
                     alert_id = f"{line.key}:{t.percent}:{t.action}"
                     if alert_id not in self._claimed:
                         self._claimed.add(alert_id)
@@ -337,6 +371,12 @@ class LimitsAdmission(Admission):
                         event = alert_event("budget.threshold", alert_id, b, start, end, from_nano(value), version,
                                             threshold=t)
                         self._spawn(self._claim_and_send(alert_id, event, end))
+
+    def _caps(self, b: Budget) -> list[tuple[int, Any]]:
+        hit = self._thresholds.get(id(b))
+        if hit is None or hit[0] is not b:
+            hit = self._thresholds[id(b)] = (b, [(to_nano(b.amount * t.percent / HUNDRED), t) for t in b.thresholds])
+        return hit[1]
 
     def _alert_blocked(self, b: Budget, line: BudgetLine, start: float, end: float, version: str | None) -> None:
         alert_id = f"{line.key}:blocked"
