@@ -38,7 +38,7 @@ from .headers import rate_headers
 from .periods import bounds, iso
 
 if TYPE_CHECKING:
-    from dsl.ast import Budget, Limit
+    from dsl.ast import Budget
 
     from ..alerts import AlertSender
     from ..record import Served
