@@ -272,6 +272,8 @@ class FastPath:
             h.append((MODEL, s.model.encode()))
         if s.attempts:
             h.append((ATTEMPTS, b"%d" % len(s.attempts)))
+        if s.extra_headers:
+            h.extend(s.extra_headers)  # admission's (x-ratelimit-*), on answers and refusals alike
         return h
 
     async def _error(self, x: _Exchange, err: GatewayError, *, served: bool) -> None:
