@@ -18,12 +18,15 @@ from .context import Gateway
 from .errors import GatewayError
 from .facts import FactsBuilder, load_classifier
 from .health import HealthBoard
-from .http import BODY_TIMEOUT, DRAIN_TIMEOUT, JSON, error_response, http_error, internal_error, request_id
+from .http import (BODY_TIMEOUT, DRAIN_TIMEOUT, JSON, error_response, http_error, internal_error, json_response,
+                   request_id)
 from .keys import KeyStore
+from .lifecycle import CountingQuart, Lifecycle
 from .observe import DecisionLog, Metrics
 from .pipeline import Pipeline
 from .policy import LoadedPolicy, PolicyStore, budget_subject_warnings, load_policy_dir
 from .record import Recorder
+from .reload import Reloader
 from .router import Executor
 from .settings import Settings
 
@@ -47,15 +50,22 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     health = HealthBoard()
     metrics, decisions = Metrics(), DecisionLog(settings.decision_log)
     admission = admission or Admission()
+    lifecycle = Lifecycle()
     gw = Gateway(
         settings=settings, policies=store, keys=keys, auth=Authenticator(keys), health=health,
         executor=Executor(None, health), metrics=metrics, decisions=decisions,
         facts=FactsBuilder(load_classifier()), admission=admission,
-        recorder=Recorder(metrics, decisions, store, [admission.settle]),
+        recorder=Recorder(metrics, decisions, store, [admission.settle]), lifecycle=lifecycle,
     )
     gw.pipeline = Pipeline(gw)
+    reloader = gw.reloader = Reloader(store, settings.policies, env=env, pool_size=settings.upstream_pool_size,
+                                      keys=keys, debounce=settings.reload_debounce)
+    reloader.prime()
+    reloader.listeners.append(metrics.reloaded)
+    metrics.bind(gw)
 
-    app = Quart("open_router")
+    app = CountingQuart("open_router")
+    app.lifecycle = lifecycle
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["RESPONSE_TIMEOUT"] = None  # streams last as long as the upstream keeps sending
     app.config["BODY_TIMEOUT"] = BODY_TIMEOUT
@@ -106,6 +116,12 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     async def _healthz() -> Response:
         return Response(b'{"status":"ok"}', content_type=JSON)
 
+    @app.get("/readyz")
+    async def _readyz() -> Response:
+        ok, checks = await lifecycle.readiness(keys)
+        body = {"status": "ready" if ok else "not_ready", **checks, "policy": store.version}
+        return json_response(body, status=200 if ok else 503)
+
     @app.get("/metrics")
     async def _metrics() -> Response:
         return Response(gw.metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
@@ -116,8 +132,15 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     # POST /v1/chat/completions and /v1/embeddings are answered on ASGI, around Quart (gateway/api/fast.py).
     app.asgi_app = FastPath(app.asgi_app, gw)  # type: ignore[method-assign]
 
+    @app.before_serving
+    async def _serving() -> None:
+        lifecycle.ready()
+        if settings.watch:
+            reloader.start()
+
     @app.after_serving
     async def _shutdown() -> None:
+        await reloader.stop()
         await store.aclose()
         keys.close()
 

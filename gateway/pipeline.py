@@ -49,6 +49,7 @@ class Pipeline:
         self.admission = gw.admission
         self.recorder = gw.recorder
         self.finish = gw.recorder.finish  # finish(served, status, error=None): record once
+        self.lifecycle = gw.lifecycle  # while draining, streams race the cut
 
     # ------------------------------------------------------------------ access
 
@@ -151,7 +152,10 @@ class Pipeline:
                     yield "chunk", chunk
                 t1 = _perf()
                 try:
-                    chunk = await it.__anext__()
+                    if self.lifecycle.draining:  # the deadline (or a second SIGTERM) cuts with an error event
+                        chunk = await self.lifecycle.race(it.__anext__())
+                    else:
+                        chunk = await it.__anext__()
                 except StopAsyncIteration:
                     break
                 finally:

@@ -134,7 +134,7 @@ class Recorder:
             s.model = s.attempts[-1].target.model
         try:
             total = _perf() - s.t0
-            self.metrics.record(s.route, s.model, status, total, s.upstream, s.attempts)
+            self.metrics.record(s.route, s.model, status, total, s.upstream, s.attempts, s)
             self.decisions.emit(self._line(s, status, error, total))
             for settle in self.settlers:
                 try:

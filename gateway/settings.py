@@ -89,6 +89,15 @@ class Settings(BaseModel):
     log_format: Literal["text", "json"] = "text"
     decision_log: bool = True  # one JSON line per request on the "open_router.decisions" logger
     key_cache_ttl: float = Field(1.0, ge=0, le=3600)  # seconds a key lookup is trusted (cross-process revoke lag)
+    # Operations (gateway/reload.py, gateway/lifecycle.py, gateway/observe.py)
+    watch: bool = True  # reload the policy directory when it changes (serve --no-watch: off)
+    reload_debounce: float = Field(0.2, ge=0.0, le=60)  # seconds of quiet before a changed set is read
+    drain_timeout: float = Field(30.0, ge=0, le=3600)  # SIGTERM: seconds in-flight requests get to finish
+    strict: bool = False  # a provider whose env() key is unset is fatal at start, not a warning
+    log_content: bool = False  # prompt and completion text in the decision log (redacted)
+    decision_log_file: Path | None = None  # unset: decision lines on stdout; set: a size-rotated file
+    decision_log_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)
+    decision_log_backups: int = Field(5, ge=0, le=1000)  # rotated files kept
 
     @field_validator("log_level", mode="before")
     @classmethod

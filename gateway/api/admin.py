@@ -3,10 +3,12 @@
     POST   /admin/keys            {"team", "project"?, "app"?, "cost_center"?} → 201, the secret (only here)
     GET    /admin/keys            every key (never a secret)
     DELETE /admin/keys/<key_id>   revoke; takes effect in this process at once
-    GET    /admin/policy          active version, files, loaded_at, warnings (the checker's, and W192 for a
-                                  budget or limit no active key carries); "reload" says reloading is not
-                                  yet supported (restart to load a changed policy), so last_reload_error
-                                  stays null
+    GET    /admin/policy          this worker's pid and active version, loaded_at, files with hashes,
+                                  warnings (the checker's, W192 for a budget or limit no active key
+                                  carries, a provider whose env() key is unset), and "reload": watching?,
+                                  the last attempt, the last rejection with its diagnostics, the history
+    POST   /admin/policy/reload   reload now (as SIGHUP does): 200 with the attempt when activated or
+                                  unchanged, 422 policy_rejected (the attempt beside the error) when not
     GET    /admin/models/status   live latency / error rate / in-flight / circuit per model (HealthBoard)
     GET    /admin/usage           501 not_implemented: usage reporting arrives with the billing ledger
 
@@ -15,6 +17,7 @@ Key-store calls are synchronous SQL; they run in a worker thread so the event lo
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import TYPE_CHECKING, Any
 
 from quart import Quart, Response, request
@@ -30,7 +33,6 @@ if TYPE_CHECKING:
     from ..context import Gateway
 
 KEY_FIELDS = ("team", "project", "app", "cost_center")
-RELOAD = "not yet supported: restart the gateway to load a changed policy"
 
 
 def _key_fields(body: dict[str, Any]) -> dict[str, str | None]:
@@ -103,17 +105,33 @@ def register(app: Quart, gw: Gateway) -> None:
             subject_warnings = budget_subject_warnings(snap, subjects)
         except KeyStoreUnavailable:
             subject_warnings = policies.subject_warnings
+        reloader = gw.reloader
         return json_response({
+            "worker_pid": os.getpid(),
             "version": snap.version,
             "files": list(snap.files),
             "loaded_at": int(snap.loaded_at),
-            "reload": RELOAD,
-            "last_reload_error": policies.last_error,  # null: nothing reloads yet (see "reload")
-            "warnings": [*snap.warnings, *subject_warnings],
+            "reload": reloader.status(),
+            "last_reload_error": policies.last_error,  # the last rejection's text; null once one activates
+            "warnings": [*snap.warnings, *subject_warnings, *reloader.key_warnings],
             "models": sorted(policy.models),
             "providers": sorted(policy.providers),
             "routes": [r.name for r in policy.routes],
         })
+
+    @app.post("/admin/policy/reload")
+    async def policy_reload() -> Response:
+        await read_body(64 * 1024)
+        guard()
+        attempt = await gw.reloader.reload("admin")
+        if gw.audit is not None:
+            gw.audit.admin(request.headers, "policy.reload", attempt.version, {"outcome": attempt.outcome})
+        out = attempt.as_json()
+        if attempt.outcome == "rejected":
+            err = GatewayError(f"The policy was rejected; still serving {attempt.version}. {attempt.error}",
+                               status=422, type="invalid_request_error", code="policy_rejected")
+            return json_response({**err.body(), "reload": out}, status=422)
+        return json_response({"reload": out, "version": gw.policies.version})
 
     @app.get("/admin/usage")
     async def usage() -> Response:
