@@ -192,6 +192,7 @@ class Reloader:
             if before in known:
                 return before, None, []
             try:
+                _refuse_unreadable(self.directory, before)
                 loaded = load_policy_dir(self.directory)
             except (dsl.PolicyError, OSError):
                 if fingerprint(self.directory) != before:
@@ -310,11 +311,16 @@ class Reloader:
                 await _sleep_or(self._stop, 1.0)
                 continue
             ino = _inode(self.directory)
+            self.watching = False
             try:
-                self.watching = True
-                await self.reload("watch")  # whatever changed while nothing watched
-                async for _ in awatch(target, stop_event=self._stop, debounce=max(step * 10, 1600), step=step,
-                                      recursive=True, ignore_permission_denied=True, raise_interrupt=False):
+                # An empty batch comes every rust_timeout: the first says the watch is registered, so
+                # reloading then catches whatever changed while nothing watched.
+                async for changes in awatch(target, stop_event=self._stop, debounce=max(step * 10, 1600),
+                                            step=step, recursive=True, ignore_permission_denied=True,
+                                            raise_interrupt=False, yield_on_timeout=True, rust_timeout=300):
+                    if not changes and self.watching:
+                        continue
+                    self.watching = True
                     await self.reload("watch")
                     if _inode(self.directory) != ino:  # replaced or removed: watch the new one
                         break
@@ -338,6 +344,18 @@ class Reloader:
             "last_error": self.last_error.as_json() if self.last_error else None,
             "history": [a.as_json() for a in self.history if a.outcome != "unchanged"][-50:],
         }
+
+
+def _refuse_unreadable(directory: Path, fp: Fingerprint) -> None:
+    """A policy file that cannot be read (a symlink loop, a dangling link, no permission) rejects the set:
+    dsl's listing would skip it, and a version without that file's routes is not the one intended."""
+    from dsl.ast import Span
+    from dsl.errors import Diagnostic, PolicySyntaxError
+
+    bad = [f for f in fp if isinstance(f, FileState) and f.problem and f.problem != "too large"]
+    if bad:
+        raise PolicySyntaxError([Diagnostic("E004", "error", f"cannot read the file: {f.problem}",
+                                            Span(str(directory / f.name), 1, 1, 1, 1)) for f in bad])
 
 
 def _changed(old: Fingerprint, new: Fingerprint) -> list[str]:
