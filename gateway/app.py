@@ -57,6 +57,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
         facts=FactsBuilder(load_classifier()), admission=admission,
         recorder=Recorder(metrics, decisions, store, [admission.settle]), lifecycle=lifecycle,
     )
+    gw.recorder.log_content = settings.log_content
     gw.pipeline = Pipeline(gw)
     reloader = gw.reloader = Reloader(store, settings.policies, env=env, pool_size=settings.upstream_pool_size,
                                       keys=keys, debounce=settings.reload_debounce)

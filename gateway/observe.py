@@ -32,7 +32,17 @@ class DecisionLog:
         except RuntimeError:  # no loop (tests calling directly): write now
             self._write(record)
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def before_write(self, fn: Any) -> None:
+        """Run ``fn`` just before the next line is written (it completes that line: the recorder's traced
+        conditions), on the same deferred loop turn."""
+        if not self.enabled or not self.logger.isEnabledFor(logging.INFO):
+            return
+        try:
+            asyncio.get_running_loop().call_soon(fn)
+        except RuntimeError:
+            fn()
+
+    def _write(self, record: Any) -> None:
         self.logger.info(json.dumps(record, separators=(",", ":"), default=str))
 
 

@@ -105,6 +105,8 @@ class Pipeline:
             s.upstream += _perf() - t1
         s.attempts, s.model, s.target = out.attempts, out.target.model, out.target
         s.usage = Usage.from_openai(out.response.get("usage"))
+        if self.recorder.log_content:
+            s.response = out.response
         return out
 
     async def open_stream(self, s: Served) -> tuple[dict, Any]:

@@ -122,7 +122,7 @@ async def client_loop(n: int, base_url: str, key: str, done: asyncio.Event,
                         failures.append(f"empty answer: {version}")
                 seen.append((t0, t1, version))
             except Exception as exc:  # every failure counts
-                failures.append(f"{type(exc).__name__}: {exc}")
+                failures.append(f"{type(exc).__name__}: {exc} ({exc.__cause__!r}) at {time.time() - t0:.3f}s")
     finally:
         await client.close()
 
