@@ -63,6 +63,11 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
                                       keys=keys, debounce=settings.reload_debounce)
     reloader.prime()
     reloader.listeners.append(metrics.reloaded)
+    if getattr(keys, "engine", None) is not None:
+        from .audit import AuditLog, policy_listener
+
+        gw.audit = AuditLog(keys.engine)
+        reloader.listeners.append(policy_listener(gw.audit))
     metrics.bind(gw)
 
     app = CountingQuart("open_router")
@@ -136,12 +141,18 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     @app.before_serving
     async def _serving() -> None:
         lifecycle.ready()
+        if gw.audit is not None:
+            snap = store.current
+            gw.audit.add_soon("reload:start", "policy.activated", snap.version,
+                              {"files": reloader.status()["files"], "previous": None})
         if settings.watch:
             reloader.start()
 
     @app.after_serving
     async def _shutdown() -> None:
         await reloader.stop()
+        if gw.audit is not None:
+            await gw.audit.flush()
         await store.aclose()
         keys.close()
 

@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
         from . import db_cli
 
         db_cli.register(sub)
+        from . import audit_cli
+
+        audit_cli.register(sub)
     return ap
 
 

@@ -105,6 +105,8 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
         record, secret = store.create(args.team, args.project, args.app, args.cost_center)
+        _audit(store, "key.create", record.id, {"team": record.team, "project": record.project,
+                                                "app": record.app, "cost_center": record.cost_center})
     except KeyStoreError as exc:
         print(f"open-router: {exc}", file=sys.stderr)
         return 2
@@ -115,6 +117,23 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     print(f"created {record.id} ({attrs}); the key is shown once, store it now:")
     print(secret)
     return 0
+
+
+def _audit(store: Any, action: str, subject: str, details: dict[str, Any]) -> None:
+    """The CLI's key changes go in the audit trail too, by the operating-system user who ran it."""
+    import getpass
+
+    from .audit import AuditLog
+
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    try:
+        AuditLog(store.engine).append(f"cli:{user}", action, subject, {k: v for k, v in details.items() if v})
+    except Exception as exc:  # the key change stands; say the audit row is missing
+        print(f"open-router: warning: the audit log did not record {action} {subject}: {type(exc).__name__}",
+              file=sys.stderr)
 
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
@@ -142,6 +161,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
         record = store.revoke(args.key_id)
+        _audit(store, "key.revoke", record.id, {"team": record.team})
     except KeyStoreError as exc:
         print(f"open-router: {exc}", file=sys.stderr)
         return 1

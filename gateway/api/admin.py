@@ -9,6 +9,8 @@
                                   the last attempt, the last rejection with its diagnostics, the history
     POST   /admin/policy/reload   reload now (as SIGHUP does): 200 with the attempt when activated or
                                   unchanged, 422 policy_rejected (the attempt beside the error) when not
+    GET    /admin/audit           the audit trail, newest first: ?action=key.create|policy.*&actor=&subject=
+                                  &since=ISO&until=ISO&limit=&before_id= (nothing alters it)
     GET    /admin/models/status   live latency / error rate / in-flight / circuit per model (HealthBoard)
     GET    /admin/usage           501 not_implemented: usage reporting arrives with the billing ledger
 
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from quart import Quart, Response, request
 
 from ..policy import budget_subject_warnings
+from ..audit import fingerprint
 from ..auth import check_admin
 from ..errors import GatewayError, InvalidRequest, NotFound
 from ..keys import KeyStoreError, KeyStoreUnavailable
@@ -63,6 +66,12 @@ def register(app: Quart, gw: Gateway) -> None:
     def guard() -> None:
         check_admin(request.headers, settings.admin_key)
 
+    actor = fingerprint(settings.admin_key)  # the only credential that passes guard(); never the key itself
+
+    async def audit(action: str, subject: str | None, details: dict[str, Any]) -> None:
+        if gw.audit is not None:
+            await gw.audit.add(actor, action, subject, details)
+
     @app.post("/admin/keys")
     async def create_key() -> Response:
         raw = await read_body(64 * 1024)
@@ -74,6 +83,7 @@ def register(app: Quart, gw: Gateway) -> None:
             raise
         except KeyStoreError as exc:
             raise InvalidRequest(str(exc)) from None
+        await audit("key.create", record.id, {k: v for k, v in fields.items() if v is not None})
         return json_response({**record.as_json(), "key": secret}, status=201)
 
     @app.get("/admin/keys")
@@ -92,6 +102,7 @@ def register(app: Quart, gw: Gateway) -> None:
         except KeyStoreError:
             raise NotFound(f"No key with id '{key_id}'.", param="key_id", code="key_not_found") from None
         store.evict(key_id)  # again on the loop thread: a lookup may have re-cached it meanwhile
+        await audit("key.revoke", record.id, {"team": record.team})
         return json_response({**record.as_json(), "revoked": True})
 
     @app.get("/admin/policy")
@@ -124,14 +135,29 @@ def register(app: Quart, gw: Gateway) -> None:
         await read_body(64 * 1024)
         guard()
         attempt = await gw.reloader.reload("admin")
-        if gw.audit is not None:
-            gw.audit.admin(request.headers, "policy.reload", attempt.version, {"outcome": attempt.outcome})
+        await audit("policy.reload", attempt.version, {"outcome": attempt.outcome})
         out = attempt.as_json()
         if attempt.outcome == "rejected":
             err = GatewayError(f"The policy was rejected; still serving {attempt.version}. {attempt.error}",
                                status=422, type="invalid_request_error", code="policy_rejected")
             return json_response({**err.body(), "reload": out}, status=422)
         return json_response({"reload": out, "version": gw.policies.version})
+
+    @app.get("/admin/audit")
+    async def audit_log() -> Response:
+        guard()
+        if gw.audit is None:
+            raise GatewayError("This gateway has no audit log.", status=501, code="not_implemented")
+        args = request.args
+        try:
+            limit = int(args.get("limit", "100"))
+            before = int(args["before_id"]) if "before_id" in args else None
+        except ValueError:
+            raise InvalidRequest("limit and before_id must be whole numbers.", param="limit") from None
+        rows = await asyncio.to_thread(gw.audit.query, action=args.get("action"), actor=args.get("actor"),
+                                       subject=args.get("subject"), since=args.get("since"),
+                                       until=args.get("until"), limit=limit, before_id=before)
+        return json_response({"object": "list", "data": rows})
 
     @app.get("/admin/usage")
     async def usage() -> Response:
