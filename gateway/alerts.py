@@ -31,7 +31,7 @@ class AlertSender:
     def __init__(self, url: str | None, *, counter: Any = None, delays: tuple[float, ...] = RETRY_DELAYS,
                  timeout: float = TIMEOUT) -> None:
         self.url = url
-        self.counter = counter  # observe.Counter labelled (type, outcome), or None
+        self.counter = counter  # a counter labelled (type, outcome) with .inc(labels), or None
         self.delays = delays
         self.timeout = timeout
         self._queue: asyncio.Queue[dict[str, Any]] | None = None

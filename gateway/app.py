@@ -20,12 +20,15 @@ from .context import Gateway
 from .errors import GatewayError
 from .facts import FactsBuilder, load_classifier
 from .health import HealthBoard
-from .http import BODY_TIMEOUT, DRAIN_TIMEOUT, JSON, error_response, http_error, internal_error, request_id
+from .http import (BODY_TIMEOUT, DRAIN_TIMEOUT, JSON, error_response, http_error, internal_error, json_response,
+                   request_id)
 from .keys import KeyStore
+from .lifecycle import CountingQuart, Lifecycle
 from .observe import DecisionLog, Metrics
 from .pipeline import Pipeline
 from .policy import LoadedPolicy, PolicyStore, budget_subject_warnings, load_policy_dir
 from .record import Recorder
+from .reload import Reloader
 from .router import Executor
 from .settings import Settings
 
@@ -60,15 +63,28 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     if settings.ledger:
         ledger = Ledger(keys.engine, settings.spill_dir(), flush_interval=settings.ledger_flush_ms / 1000)
         settlers.append(ledger.record)
+    lifecycle = Lifecycle()
     gw = Gateway(
         settings=settings, policies=store, keys=keys, auth=Authenticator(keys), health=health,
         executor=Executor(None, health), metrics=metrics, decisions=decisions,
         facts=FactsBuilder(load_classifier()), admission=admission,
-        recorder=Recorder(metrics, decisions, store, settlers), ledger=ledger,
+        recorder=Recorder(metrics, decisions, store, settlers), ledger=ledger, lifecycle=lifecycle,
     )
+    gw.recorder.log_content = settings.log_content
     gw.pipeline = Pipeline(gw)
+    reloader = gw.reloader = Reloader(store, settings.policies, env=env, pool_size=settings.upstream_pool_size,
+                                      keys=keys, debounce=settings.reload_debounce)
+    reloader.prime()
+    reloader.listeners.append(metrics.reloaded)
+    if getattr(keys, "engine", None) is not None:
+        from .audit import AuditLog, policy_listener
 
-    app = Quart("open_router")
+        gw.audit = AuditLog(keys.engine)
+        reloader.listeners.append(policy_listener(gw.audit))
+    metrics.bind(gw)
+
+    app = CountingQuart("open_router")
+    app.lifecycle = lifecycle
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["RESPONSE_TIMEOUT"] = None  # streams last as long as the upstream keeps sending
     app.config["BODY_TIMEOUT"] = BODY_TIMEOUT
@@ -119,6 +135,12 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     async def _healthz() -> Response:
         return Response(b'{"status":"ok"}', content_type=JSON)
 
+    @app.get("/readyz")
+    async def _readyz() -> Response:
+        ok, checks = await lifecycle.readiness(keys)
+        body = {"status": "ready" if ok else "not_ready", **checks, "policy": store.version}
+        return json_response(body, status=200 if ok else 503)
+
     @app.get("/metrics")
     async def _metrics() -> Response:
         return Response(gw.metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
@@ -137,10 +159,23 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
         if ledger is not None:
             await ledger.start()
 
+    @app.before_serving
+    async def _serving() -> None:
+        lifecycle.ready()
+        if gw.audit is not None:
+            snap = store.current
+            gw.audit.add_soon("reload:start", "policy.activated", snap.version,
+                              {"files": reloader.status()["files"], "previous": None})
+        if settings.watch:
+            reloader.start()
+
     @app.after_serving
     async def _shutdown() -> None:
+        await reloader.stop()
         if ledger is not None:
             await ledger.aclose()  # every recorded request reaches the database or a spill file
+        if gw.audit is not None:
+            await gw.audit.flush()
         await store.aclose()
         closing = getattr(admission, "aclose", None)
         if closing is not None:

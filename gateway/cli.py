@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
 
         db_cli.register(sub)
         billing_cli.register(sub)
+        from . import audit_cli
+
+        audit_cli.register(sub)
     return ap
 
 

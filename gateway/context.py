@@ -6,7 +6,7 @@ at registration and bind what they use into their closures.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .admission import Admission
@@ -15,10 +15,12 @@ if TYPE_CHECKING:
     from .facts import FactsBuilder
     from .health import HealthBoard
     from .keys import KeyStore
+    from .lifecycle import Lifecycle
     from .observe import DecisionLog, Metrics
     from .pipeline import Pipeline
     from .policy import PolicyStore
     from .record import Recorder
+    from .reload import Reloader
     from .router import Executor
     from .settings import Settings
 
@@ -38,8 +40,11 @@ class Gateway:
     facts: FactsBuilder
     admission: Admission
     recorder: Recorder
+    lifecycle: Lifecycle
     ledger: Ledger | None = None  # None when the ledger is turned off (settings.ledger)
     pipeline: Pipeline = field(init=False)
+    reloader: Reloader = field(init=False)
+    audit: Any = None  # gateway/audit.py AuditLog, when the database holds one
 
 
 __all__ = ["Gateway"]

@@ -50,6 +50,7 @@ class Pipeline:
         self.admission = gw.admission
         self.recorder = gw.recorder
         self.finish = gw.recorder.finish  # finish(served, status, error=None): record once
+        self.lifecycle = gw.lifecycle  # while draining, streams race the cut
 
     # ------------------------------------------------------------------ access
 
@@ -109,6 +110,8 @@ class Pipeline:
             s.upstream += _perf() - t1
         s.attempts, s.model, s.target = out.attempts, out.target.model, out.target
         s.usage = Usage.from_openai(out.response.get("usage"))
+        if self.recorder.log_content:
+            s.response = out.response
         return out
 
     async def open_stream(self, s: Served) -> tuple[dict, Any]:
@@ -156,7 +159,10 @@ class Pipeline:
                     yield "chunk", chunk
                 t1 = _perf()
                 try:
-                    chunk = await it.__anext__()
+                    if self.lifecycle.draining:  # the deadline (or a second SIGTERM) cuts with an error event
+                        chunk = await self.lifecycle.race(it.__anext__())
+                    else:
+                        chunk = await it.__anext__()
                 except StopAsyncIteration:
                     break
                 finally:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
+from .decision_line import complete, line
 from .errors import GatewayError
 
 if TYPE_CHECKING:
@@ -89,6 +91,7 @@ class Served:
     ttft: float | None = None  # seconds to the first chunk (streams)
     status: int = 0
     error: BaseException | None = None
+    response: dict | None = None  # a non-streamed answer as sent (decision-log content, when logged)
     recorded: bool = False  # `finish` ran
     admission: Any = None  # what admission reserved for this request (gateway/limits), for its settle
     extra_headers: tuple[tuple[bytes, bytes], ...] = ()  # added to the response (x-ratelimit-*, ...)
@@ -123,6 +126,7 @@ class Recorder:
         self.decisions = decisions
         self.policies = policies
         self.settlers: list[Settler] = list(settlers)
+        self.log_content = False  # prompts and completions (redacted) in the decision log
 
     def finish(self, s: Served, status: int, error: BaseException | None = None) -> None:
         """Record ``s`` as ended with ``status`` (and ``error``), once."""
@@ -136,7 +140,7 @@ class Recorder:
             s.model = s.attempts[-1].target.model
         try:
             total = _perf() - s.t0
-            self.metrics.record(s.route, s.model, status, total, s.upstream, s.attempts)
+            self.metrics.record(s.route, s.model, status, total, s.upstream, s.attempts, s)
             self.decisions.emit(self._line(s, status, error, total))
             for settle in self.settlers:
                 try:
@@ -149,30 +153,16 @@ class Recorder:
                 self.policies.release(snap)
 
     def _line(self, s: Served, status: int, error: BaseException | None, total: float) -> dict[str, Any]:
-        d = s.decision
-        p = s.principal
-        record: dict[str, Any] = {
-            "ts": round(time.time(), 3),
-            "request_id": s.request_id,
-            "route": s.route,
-            "key": p.key_id if p else None,
-            "team": p.team if p else None,
-            "policy_version": d.policy_version if d else self.policies.version,
-            "rule": d.rule if d else None,
-            "arm": d.arm if d else None,
-            "requested": d.facts.model if d else None,
-            "model": None if s.model == "-" else s.model,
-            "stream": s.stream,
-            "attempts": [a.as_json() for a in s.attempts],
-            "status": status,
-            "latency_ms": round(total * 1000, 3),
-            "upstream_ms": round(s.upstream * 1000, 3),
-        }
-        if error is not None:
-            record["error"] = getattr(error, "code", None) or type(error).__name__
+        """The decision-log line (gateway/decision_line.py; schemas/decision-log.schema.json). The conditions
+        that decided it come from a traced re-decision, added just before the line is written (the next
+        loop turn, off the response's path)."""
+        record = line(s, status, error, total, self.policies.version, self.log_content)
         note = getattr(s.admission, "log_note", None)
         if note:
             record["admission"] = note  # e.g. the budget that downgraded the request
+        d, snap = s.decision, s.snapshot
+        if d is not None and snap is not None and self.decisions.enabled:
+            self.decisions.before_write(partial(complete, record, snap.policy, d.facts))
         return record
 
 

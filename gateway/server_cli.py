@@ -1,6 +1,7 @@
 """The server half of the `open-router` command: `serve` and `keys create|list|revoke`.
 
     open-router serve [--policies DIR] [--host H] [--port P] [--db URL] [--redis URL] [--workers N]
+                      [--no-watch] [--drain-timeout S] [--strict] [--log-content] [--decision-log FILE|-]
     open-router budgets status [--url URL] [--json]                     # GET /admin/budgets, as a table
     open-router keys create --team T [--project P] [--app A] [--cost-center C] [--db URL]   # key on the last line
     open-router keys list [--db URL] [--json]
@@ -8,6 +9,10 @@
 
 Flags win over OPEN_ROUTER_* environment variables. A bad setting or a policy that does not load prints
 its diagnostics on stderr and exits 2.
+
+Signals: SIGTERM (and SIGINT) drain — stop accepting, let requests and streams in flight finish for up
+to --drain-timeout seconds, cut what is left with an error event (at once on a second SIGTERM), run the
+shutdown hooks, exit 0. SIGHUP reloads the policy directory (gateway/reload.py).
 """
 from __future__ import annotations
 
@@ -33,6 +38,17 @@ def register(sub: Any) -> None:
     serve.add_argument("--workers", metavar="N", help="worker processes sharing the port (default: 1)")
     serve.add_argument("--log-level", metavar="LEVEL", help="DEBUG, INFO (default), WARNING, ERROR")
     serve.add_argument("--log-format", metavar="FMT", choices=("text", "json"), help="text (default) or json")
+    serve.add_argument("--no-watch", dest="watch", action="store_const", const=False,
+                       help="do not reload the policy directory when it changes (SIGHUP and "
+                            "POST /admin/policy/reload still do)")
+    serve.add_argument("--drain-timeout", metavar="S", help="seconds SIGTERM waits for requests in flight "
+                                                             "(default: 30)")
+    serve.add_argument("--strict", action="store_const", const=True,
+                       help="refuse to start when a provider's env() key is unset")
+    serve.add_argument("--log-content", action="store_const", const=True,
+                       help="put prompt and completion text, redacted, in the decision log")
+    serve.add_argument("--decision-log", dest="decision_log_file", metavar="FILE",
+                       help="decision lines to FILE (rotated by size) or - for stdout (default: stderr)")
     serve.set_defaults(func=cmd_serve)
 
     keys = sub.add_parser("keys", help="manage virtual keys", description="Create, list and revoke virtual keys.")
@@ -96,6 +112,8 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
         record, secret = store.create(args.team, args.project, args.app, args.cost_center)
+        _audit(store, "key.create", record.id, {"team": record.team, "project": record.project,
+                                                "app": record.app, "cost_center": record.cost_center})
     except KeyStoreError as exc:
         print(f"open-router: {exc}", file=sys.stderr)
         return 2
@@ -106,6 +124,23 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     print(f"created {record.id} ({attrs}); the key is shown once, store it now:")
     print(secret)
     return 0
+
+
+def _audit(store: Any, action: str, subject: str, details: dict[str, Any]) -> None:
+    """The CLI's key changes go in the audit trail too, by the operating-system user who ran it."""
+    import getpass
+
+    from .audit import AuditLog
+
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    try:
+        AuditLog(store.engine).append(f"cli:{user}", action, subject, {k: v for k, v in details.items() if v})
+    except Exception as exc:  # the key change stands; say the audit row is missing
+        print(f"open-router: warning: the audit log did not record {action} {subject}: {type(exc).__name__}",
+              file=sys.stderr)
 
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
@@ -133,6 +168,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
         record = store.revoke(args.key_id)
+        _audit(store, "key.revoke", record.id, {"team": record.team})
     except KeyStoreError as exc:
         print(f"open-router: {exc}", file=sys.stderr)
         return 1
@@ -160,7 +196,9 @@ def _bind(host: str, port: int) -> socket.socket:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(policies=args.policies, host=args.host, port=args.port, db=args.db,
                          redis=args.redis, workers=args.workers,
-                         log_level=args.log_level, log_format=args.log_format)
+                         log_level=args.log_level, log_format=args.log_format, watch=args.watch,
+                         drain_timeout=args.drain_timeout, strict=args.strict, log_content=args.log_content,
+                         decision_log_file=args.decision_log_file)
     # Imported after the settings check, so a typo in a flag is reported without loading the server.
     import dsl
 
@@ -168,7 +206,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .observe import configure_logging
     from .settings import scrub
 
-    configure_logging(settings.log_level, settings.log_format)
+    if hasattr(signal, "SIGHUP"):  # until the loop's handler reloads: a SIGHUP while starting must not kill
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    configure_logging(settings.log_level, settings.log_format, decision_file=settings.decision_log_file,
+                      max_bytes=settings.decision_log_max_bytes, backups=settings.decision_log_backups)
     try:
         loaded = load_policy_dir(settings.policies)
     except dsl.PolicyError as exc:
@@ -179,6 +220,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     for w in loaded.warnings:
         print(w, file=sys.stderr)
+    from .reload import missing_keys
+
+    unset = missing_keys(loaded, os.environ)
+    for w in unset:
+        print(f"open-router: warning: {w}", file=sys.stderr)
+    if unset and settings.strict:
+        print("open-router: --strict: not serving with providers whose keys are unset", file=sys.stderr)
+        return 2
     from .limits.cli import check_store
 
     if not check_store(settings):
@@ -187,7 +236,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .workers import serve_workers
 
         _open_store(settings.db, ttl=0).close()  # migrate once, before the workers start
-        return serve_workers(settings, loaded, _worker_app, _serve)
+        return serve_workers(settings, loaded, _worker_app,
+                             lambda app, sock: _serve(app, sock, settings.drain_timeout))
     keys = _open_store(settings.db, ttl=settings.key_cache_ttl)
     try:
         app = create_app(settings, policy=loaded, keys=keys)
@@ -208,17 +258,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     banner = (f"Open-Router listening on http://{settings.host}:{port} "
               f"(policy {loaded.version}, {routes} route{'s' if routes != 1 else ''})")
 
+    details = startup_banner(settings, loaded, port)
+
     @app.before_serving
     async def _announce() -> None:
         # Lifespan startup is done and the socket already listens: connections queue until accepted.
         print(banner, flush=True)
+        for line in details:
+            logging.getLogger("open_router.serve").info("%s", line)
 
     try:
         import uvloop
     except ImportError:
         uvloop = None  # type: ignore[assignment]
     runner = uvloop.run if uvloop is not None else asyncio.run
-    runner(_serve(app, sock))
+    runner(_serve(app, sock, settings.drain_timeout))
     return 0
 
 
@@ -229,7 +283,31 @@ def _worker_app(settings: Any, loaded: Any) -> Any:
     return create_app(settings, policy=loaded, keys=_open_store(settings.db, ttl=settings.key_cache_ttl))
 
 
-async def _serve(app: Any, sock: socket.socket) -> None:
+def startup_banner(settings: Any, loaded: Any, port: int) -> list[str]:
+    """What the operator should see at start: the policy, its files, providers with hosts, models, the
+    database (password masked), workers, where it listens."""
+    from urllib.parse import urlsplit
+
+    from .settings import mask_url
+
+    policy = loaded.policy
+    providers = []
+    for name, p in sorted(policy.providers.items()):
+        host = urlsplit(p.base_url).netloc or p.base_url if p.base_url else f"{p.kind} default"
+        providers.append(f"{name} ({p.kind}, {host})")
+    models = sorted(policy.models)
+    return [
+        f"policy {loaded.version}: {len(loaded.files)} file(s): {', '.join(loaded.files)}",
+        f"providers: {', '.join(providers) or '-'}",
+        f"models: {', '.join(models) or '-'}",
+        f"database: {mask_url(settings.db)}",
+        f"workers: {getattr(settings, 'workers', 1)} (pid {os.getpid()}); watching policies: "
+        f"{'yes' if settings.watch else 'no'}; drain timeout {settings.drain_timeout:g}s",
+        f"listening on http://{settings.host}:{port}",
+    ]
+
+
+async def _serve(app: Any, sock: socket.socket, drain_timeout: float = 30.0) -> None:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
@@ -237,18 +315,52 @@ async def _serve(app: Any, sock: socket.socket) -> None:
     config.bind = [f"fd://{sock.fileno()}"]
     config.accesslog = None  # per-request access lines cost CPU; the decision log covers requests
     config.errorlog = logging.getLogger("hypercorn.error")  # through our handlers, once
-    config.graceful_timeout = 10.0
+    # Hypercorn's own wait is the backstop; the drain below cuts streams (with an error event) first.
+    config.graceful_timeout = drain_timeout + 5.0
     config.keep_alive_timeout = 75.0
     config.include_server_header = False
 
+    gw = app.extensions["open_router"]
+    life = gw.lifecycle
+    log = logging.getLogger("open_router.serve")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def deadline() -> None:
+        await asyncio.sleep(drain_timeout)
+        life.cut_streams(f"the drain timeout of {drain_timeout:g}s passed")
+
+    def terminate(signame: str) -> None:
+        if not life.draining:
+            log.info("%s: draining (%d in flight; up to %gs), no new connections", signame, life.in_flight,
+                     drain_timeout)
+            life.begin_drain()
+            stop.set()
+            t = loop.create_task(deadline())
+            tasks.add(t)
+        else:
+            life.cut_streams(f"a second {signame}")
+
+    def hangup() -> None:
+        log.info("SIGHUP: reloading the policy")
+        t = loop.create_task(gw.reloader.reload("sighup"))
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+
+    handlers = {signal.SIGINT: lambda: terminate("SIGINT"), signal.SIGTERM: lambda: terminate("SIGTERM"),
+                signal.SIGHUP: hangup}
+    for sig, fn in handlers.items():
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, fn)
         except (NotImplementedError, RuntimeError):
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-    await serve(app, config, shutdown_trigger=stop.wait)
+            signal.signal(sig, lambda *_, fn=fn: loop.call_soon_threadsafe(fn))
+    try:
+        await serve(app, config, shutdown_trigger=stop.wait)
+    finally:
+        for t in tasks:
+            t.cancel()
+    log.info("drained; stopped")
 
 
 def _print_policy_error(exc: Exception, where: Any) -> None:

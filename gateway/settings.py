@@ -102,6 +102,15 @@ class Settings(BaseModel):
     default_completion_cap: int = Field(4096, ge=1)  # completion tokens reserved when a request sets no max_tokens
     reservation_ttl: float = Field(900.0, gt=0)  # seconds before a reservation whose request vanished is dropped
     alert_webhook: str | None = None  # OPEN_ROUTER_ALERT_WEBHOOK: budget alerts are POSTed here (a secret)
+    # Operations (gateway/reload.py, gateway/lifecycle.py, gateway/observe.py)
+    watch: bool = True  # reload the policy directory when it changes (serve --no-watch: off)
+    reload_debounce: float = Field(0.2, ge=0.0, le=60)  # seconds of quiet before a changed set is read
+    drain_timeout: float = Field(30.0, ge=0, le=3600)  # SIGTERM: seconds in-flight requests get to finish
+    strict: bool = False  # a provider whose env() key is unset is fatal at start, not a warning
+    log_content: bool = False  # prompt and completion text in the decision log (redacted)
+    decision_log_file: Path | None = None  # unset: decision lines on stdout; set: a size-rotated file
+    decision_log_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)
+    decision_log_backups: int = Field(5, ge=0, le=1000)  # rotated files kept
 
     @field_validator("log_level", mode="before")
     @classmethod

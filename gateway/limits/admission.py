@@ -29,10 +29,12 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable
 
+from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, generate_latest
+
 from ..admission import Admission
 from ..billing.pricing import cost as price_cost, max_cost
 from ..errors import BudgetExceeded, BudgetStoreUnavailable, RateLimited
-from ..observe import Counter
+from ..metrics import _Children
 from .core import BUDGET, OK, RATE, SEED, BudgetLine, Hold, RateLine, StoreError, from_nano, to_nano
 from .headers import rate_headers
 from .periods import bounds, iso
@@ -63,23 +65,25 @@ class Ticket:
 
 
 class LimitsMetrics:
+    """Admission outcomes, alerts, the store's health and the fail mode, on prometheus_client (a registry of
+    their own, rendered after the gateway's: gateway/metrics.py ``Metrics.extra``)."""
+
     def __init__(self, store: Any, fail_open: bool) -> None:
-        self.admissions = Counter("open_router_admission_total",
-                                  "Admission outcomes of budgeted or limited requests.", ("outcome",))
-        self.alerts = Counter("open_router_alerts_total", "Budget alerts, by type and outcome.", ("type", "outcome"))
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.admissions = _Children(PromCounter("open_router_admission", "Admission outcomes of budgeted or "
+                                                "limited requests.", ("outcome",), registry=self.registry))
+        self.alerts = _Children(PromCounter("open_router_alerts", "Budget alerts, by type and outcome.",
+                                            ("type", "outcome"), registry=self.registry))
+        up = Gauge("open_router_budget_store_up", "Whether the budget/rate-limit store answered its last call.",
+                   ("store",), registry=self.registry)
+        up.labels(store.kind).set_function(lambda: 1 if store.healthy else 0)
+        Gauge("open_router_budget_fail_open", "1: the store down admits unbudgeted; 0: refuses (503).",
+              registry=self.registry).set(1 if fail_open else 0)
         self.store = store
         self.fail_open = fail_open
 
     def render(self) -> Iterable[str]:
-        yield from self.admissions.render()
-        yield from self.alerts.render()
-        kind = self.store.kind
-        yield "# HELP open_router_budget_store_up Whether the budget/rate-limit store answered its last call."
-        yield "# TYPE open_router_budget_store_up gauge"
-        yield f'open_router_budget_store_up{{store="{kind}"}} {1 if self.store.healthy else 0}'
-        yield "# HELP open_router_budget_fail_open 1: the store down admits unbudgeted; 0: refuses (503)."
-        yield "# TYPE open_router_budget_fail_open gauge"
-        yield f"open_router_budget_fail_open {1 if self.fail_open else 0}"
+        return generate_latest(self.registry).decode().splitlines()
 
 
 class LimitsAdmission(Admission):
