@@ -72,6 +72,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--request-id", metavar="ID", help="draws for unsticky splits hash on it (default: random)")
     p.set_defaults(func=_guard(cmd_decide))
 
+    from .cli_review import register as register_review  # test, diff, simulate, review
+
+    register_review(subparsers)
+
 
 # --------------------------------------------------------------------------- shared
 
