@@ -110,8 +110,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     try:
         result = diff_sources(args.old, args.new)
     except DiffError as e:
-        for line in e.lines:
-            print(line, file=sys.stderr)
+        _err("diff", "\n".join(e.lines))
         return 1
     sys.stdout.write(render(result, args.format))
     return 0 if result.equivalent else 2
@@ -124,8 +123,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         report = simulate(args.policies, args.log, baseline=args.baseline, sample=args.sample,
                           progress=not args.no_progress)
     except SimulateError as e:
-        for line in e.lines:
-            print(line, file=sys.stderr)
+        _err("simulate", "\n".join(e.lines))
         return 1
     sys.stdout.write(render(report, args.format))
     return 0
