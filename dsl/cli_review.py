@@ -64,14 +64,15 @@ def _err(cmd: str, message: str) -> None:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from .testing import SuiteResult, Suite, find_suites, run_suite
+    from .coverage import coverage_of_runs
+    from .testing import Suite, SuiteResult, find_suites, run_suite
     from .testing_report import render_json, render_junit, render_text, totals
 
     files, diags = find_suites(args.paths)
     results = [run_suite(f) for f in files]
     results += [SuiteResult(Suite(Path(d.span.file), []), diagnostics=[d]) for d in diags]
     want_cov = args.coverage or args.min_coverage is not None
-    cov = test_coverage(results) if want_cov else None
+    cov = coverage_of_runs(results) if want_cov else None
     if args.format == "json":
         sys.stdout.write(render_json(results, cov))
     elif args.format == "junit":
@@ -89,19 +90,6 @@ def cmd_test(args: argparse.Namespace) -> int:
                   f"{args.min_coverage:g}%", file=sys.stderr)
             status = 1
     return status
-
-
-def test_coverage(results: list) -> dict:
-    """Coverage per policy under test; two test files of one policy cover it together."""
-    from .coverage import coverage
-
-    policies: dict[str, tuple[object, list]] = {}
-    for s in results:
-        if s.policy is not None:
-            key = ",".join(map(str, s.suite.policy))
-            entry = policies.setdefault(key, (s.policy, []))
-            entry[1].extend(r.outcome for r in s.results if r.outcome is not None)
-    return {key: coverage(policy, outs) for key, (policy, outs) in policies.items()}
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

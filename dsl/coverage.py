@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from . import ast as A
 from .conjuncts import TooLarge, conj_holds, conj_text, conjunctions
 
-__all__ = ["Coverage", "Item", "coverage"]
+__all__ = ["Coverage", "Item", "coverage", "coverage_of_runs"]
 
 KINDS = ("route", "disjunct", "arm", "fallback")
 
@@ -116,3 +116,14 @@ def coverage(policy: Any, outcomes: Iterable[Any]) -> Coverage:
             elif item.kind == "fallback":
                 item.covered = item.covered or first == probe
     return Coverage([item for _, item, _ in items])
+
+
+def coverage_of_runs(results: list) -> dict[str, Coverage]:
+    """Coverage per policy under test (of dsl.testing.SuiteResult runs); two test files of one policy cover it together."""
+    policies: dict[str, tuple[object, list]] = {}
+    for s in results:
+        if s.policy is not None:
+            key = ",".join(map(str, s.suite.policy))
+            entry = policies.setdefault(key, (s.policy, []))
+            entry[1].extend(r.outcome for r in s.results if r.outcome is not None)
+    return {key: coverage(policy, outs) for key, (policy, outs) in policies.items()}
