@@ -12,6 +12,7 @@ from typing import Mapping
 from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from . import protocol_errors
 from .admission import Admission
 from .auth import Authenticator
 from .billing.ledger import Ledger
@@ -122,6 +123,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     ws.register(app, gw)
     # POST /v1/chat/completions and /v1/embeddings are answered on ASGI, around Quart (gateway/api/fast.py).
     app.asgi_app = FastPath(app.asgi_app, gw)  # type: ignore[method-assign]
+    protocol_errors.install()  # Hypercorn's own 400/431 answers get OpenAI's JSON body (gateway/protocol_errors.py)
 
     @app.before_serving
     async def _startup() -> None:
