@@ -39,7 +39,7 @@ class DiffError(Exception):
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # provider | model | budget | limit | route | order
+    kind: str  # provider | model | budget | limit | billing | route | order
     subject: str
     what: str  # added | removed | changed | reordered | widened | narrowed | rewritten
     text: str
@@ -79,6 +79,10 @@ def decl_text(d: A.Decl) -> str:
         cells = fmt.budget_cells(d)
     elif isinstance(d, A.Limit):
         cells = fmt.limit_cells(d)
+    elif isinstance(d, A.CostCenter):
+        cells = fmt.cost_center_cells(d)
+    elif isinstance(d, A.Shared):
+        cells = fmt.shared_cells(d)
     else:
         return route_head(d)  # type: ignore[arg-type]
     return "  ".join(c for c, _ in cells if c)
@@ -185,6 +189,23 @@ def _scoped(kind: str, olds: list[Any], news: list[Any]) -> list[Change]:
         if a[k] != b[k]:
             out.append(Change(kind, f"{k[0]} {k[1]}", "changed", f"{kind} {k[0]} \"{k[1]}\" changed",
                               CHANGES, (f"was: {decl_text(a[k])}", f"now: {decl_text(b[k])}")))
+    return out
+
+
+def _billing(old: A.PolicySet, new: A.PolicySet) -> list[Change]:
+    """Cost centers (a description or owner changes no request) and shared costs (they change the bill)."""
+    out = []
+    for kind, cls in (("cost center", A.CostCenter), ("shared cost", A.Shared)):
+        a, b = _by(old.of(cls), lambda d: d.name), _by(new.of(cls), lambda d: d.name)
+        effect = NONE if cls is A.CostCenter else CHANGES
+        for name in sorted(b.keys() - a.keys()):
+            out.append(Change("billing", name, "added", f"{kind} {name} added", effect, (decl_text(b[name]),)))
+        for name in sorted(a.keys() - b.keys()):
+            out.append(Change("billing", name, "removed", f"{kind} {name} removed", effect, (decl_text(a[name]),)))
+        for name in sorted(a.keys() & b.keys()):
+            if a[name] != b[name]:
+                out.append(Change("billing", name, "changed", f"{kind} {name} changed", effect,
+                                  (f"was: {decl_text(a[name])}", f"now: {decl_text(b[name])}")))
     return out
 
 
@@ -352,6 +373,7 @@ def diff(old: A.PolicySet, new: A.PolicySet, old_name: str = "OLD", new_name: st
     changes += _models(old, new, requested)
     changes += _scoped("budget", old.of(A.Budget), new.of(A.Budget))
     changes += _scoped("limit", old.of(A.Limit), new.of(A.Limit))
+    changes += _billing(old, new)
     ra, rb = _by(_ordered(old), lambda r: r.name), _by(routes_new, lambda r: r.name)
     for r in routes_new:
         if r.name not in ra:
@@ -381,8 +403,8 @@ def diff_sources(old: str, new: str) -> DiffResult:
 
 # --------------------------------------------------------------------------- output
 
-_ORDER = ("provider", "model", "budget", "limit", "route", "order")
-_TITLES = {"provider": "Providers", "model": "Models", "budget": "Budgets", "limit": "Rate limits",
+_ORDER = ("provider", "model", "budget", "limit", "billing", "route", "order")
+_TITLES = {"provider": "Providers", "model": "Models", "budget": "Budgets", "limit": "Rate limits", "billing": "Cost centers and shared costs",
            "route": "Routes", "order": "Route order"}
 
 
@@ -397,7 +419,7 @@ def render(result: DiffResult, form: str = "text") -> str:
         lines.append("No change: the two policies are the same (formatting and comments aside).")
         return "\n".join(lines) + "\n"
     verdict = ("Equivalent: no request is decided differently." if result.equivalent else
-               f"{sum(c.effect != NONE for c in result.changes)} of {len(result.changes)} changes affect requests.")
+               f"{sum(c.effect != NONE for c in result.changes)} of {len(result.changes)} changes have an effect.")
     lines += ["", verdict]
     for kind in _ORDER:
         group = [c for c in result.changes if c.kind == kind]
@@ -406,6 +428,8 @@ def render(result: DiffResult, form: str = "text") -> str:
         lines += ["", f"### {_TITLES[kind]}" if md else f"{_TITLES[kind]}:"]
         for c in group:
             tag = {NONE: "no effect", CHANGES: "changes requests", MAY: "may change requests"}[c.effect]
+            if c.kind == "billing" and c.effect == CHANGES:
+                tag = "changes the bill"
             lines.append(f"- {c.text} ({'**' + tag + '**' if md and c.effect != NONE else tag})")
             for d in c.details:
                 lines.append(f"  - `{d}`" if md else f"    {d}")

@@ -160,7 +160,7 @@ class _Prices:
         cost, unpriced = Decimal(0), 0
         for alias, (p, c, n) in self.tokens.items():
             target = policy.target(alias) if alias is not None else None
-            if target is None:
+            if target is None or target.price_in is None or target.price_out is None:
                 unpriced += n
                 continue
             cost += (p * target.price_in + c * target.price_out) / _M
@@ -295,7 +295,7 @@ def _budgets(decision: Any, target: Any, tk: tuple[int, int, int], spend: dict, 
              model: str | None) -> str | None:
     """Charge this request to its budgets (at the candidate's prices) and apply the thresholds reached
     before it: a block refuses it (None), a downgrade serves the downgrade model."""
-    cost = (tk[0] * target.price_in + tk[1] * target.price_out) / _M
+    cost = (tk[0] * (target.price_in or 0) + tk[1] * (target.price_out or 0)) / _M  # unpriced: charges nothing
     now = decision.facts.now
     for b in decision.budgets:
         key = (b.scope, b.subject, b.period, _period(b.period, now))

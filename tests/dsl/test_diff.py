@@ -28,8 +28,8 @@ GOLDEN = Path(__file__).parent / "golden" / "diff"
 
 # (golden name, old text, new text): one kind of change each, made to the shipped example policy.
 EDITS = {
-    "price": ('model gpt-4o      = openai/"gpt-4o"                  price in 2.50 out 10.00',
-              'model gpt-4o      = openai/"gpt-4o"                  price in 2.00 out 8.00'),
+    "price": ('model gpt-4o      = openai/"gpt-4o"                  price in 2.50 cached 1.25 out 10.00',
+              'model gpt-4o      = openai/"gpt-4o"                  price in 2.00 cached 1.00 out 8.00'),
     "provider-host": ('"http://vllm.internal:8000/v1"', '"https://llm.example.net/v1"'),
     "split-weights": ("{ 90% sonnet, 10% gpt-4o }", "{ 70% sonnet, 30% gpt-4o }"),
     "ramp-schedule": ("to 100% on 2026-12-31", "to 100% on 2027-01-31"),
@@ -40,7 +40,8 @@ EDITS = {
     "action": ("route office-hours\n  when time >= 09:00 and time < 17:00 and weekday not in [sat, sun] and project == \"support\"\n  use gpt-4o",
                "route office-hours\n  when time >= 09:00 and time < 17:00 and weekday not in [sat, sun] and project == \"support\"\n  use sonnet"),
     "budget": ('budget team "research"        20000', 'budget team "research"        25000'),
-    "limit": ('limit team "eng"     600 requests', 'limit team "eng"     900 requests'),
+    "limit": ('limit team "eng"  600 requests', 'limit team "eng"  900 requests'),
+    "shared-cost": ('split 60% "cc-1000", 40% "cc-4711"', 'split 50% "cc-1000", 50% "cc-4711"'),
     "description": ('"Gradual migration from gpt-4o to Sonnet over December."', '"Migrate gpt-4o users to Sonnet."'),
     "route-removed": ('route demo\n  when cost_center == "demo" or key == "k-demo"\n  use canned\n', ""),
     "route-added": ("default\n", 'route eu\n  when header "x-region" == "eu"\n  use llama\n\ndefault\n'),
