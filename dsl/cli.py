@@ -35,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "Exit 0 when there are no errors (warnings allowed), 1 otherwise.")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--strict", action="store_true", help="warnings fail too (exit 1), for CI")
     p.set_defaults(func=_guard(cmd_check))
 
     p = subparsers.add_parser("fmt", help="rewrite policy files in the canonical layout",
@@ -71,6 +72,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--now", metavar="ISO", help="the time of the request (ISO 8601; UTC if no offset)")
     p.add_argument("--request-id", metavar="ID", help="draws for unsticky splits hash on it (default: random)")
     p.set_defaults(func=_guard(cmd_decide))
+
+    from .cli_review import register as register_review  # test, diff, simulate, review
+
+    register_review(subparsers)
 
 
 # --------------------------------------------------------------------------- shared
@@ -134,19 +139,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     if ps is not None:
         diags = run_checker(ps)
     errors, warnings = _count(diags)
+    strict = getattr(args, "strict", False)
+    failed = bool(errors or (strict and warnings))
+    note = " (the checker runs once every file parses)" if ps is None and files and errors else ""
+    summary = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(len(files), 'file')}"
+    if strict and warnings and not errors:
+        summary += " (--strict: warnings fail)"
+    summary = ("ok: " if not failed else "failed: ") + summary + note
     if args.format == "json":
         doc = {"diagnostics": [d.as_json() for d in diags], "errors": errors, "warnings": warnings,
-               "files": files}
+               "files": files, "ok": not failed, "summary": summary}
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         _print_diags(diags)
-        if ps is None and files and errors:
-            note = " (the checker runs once every file parses)"
-        else:
-            note = ""
-        summary = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(len(files), 'file')}"
-        print(("ok: " if not errors else "") + summary + note, file=sys.stderr)
-    return 1 if errors else 0
+        # The summary goes with the diagnostics on stdout, so `open-router check ... | less` shows both.
+        print(summary)
+    return 1 if failed else 0
 
 
 # --------------------------------------------------------------------------- fmt

@@ -49,6 +49,38 @@ _TERMINAL_WORDS = {
 }
 
 _DECL_KEYWORDS = ("provider", "model", "budget", "limit", "route", "default")
+SHOWN_EXPECTED = 3  # the likeliest words of a long "expected" set; the construct says the rest
+
+# What an author most likely meant next, by the declaration being parsed: earlier first.
+_LIKELY = {
+    "route": ("and", "or", "use", "fallback", "when", "split", "choose", "ramp", "retries", "timeout"),
+    "default": ("use", "fallback", "split", "choose", "ramp", "description"),
+    "provider": ("kind", "base_url", "key", "timeout", "header", "api_version"),
+    "model": ("price", "tier", "context", "supports"),
+    "budget": ("at", "per"),
+    "limit": (",",),
+}
+_DECL_RE = re.compile(r"^[ \t]*(provider|model|budget|limit|route|default)\b[ \t]*([A-Za-z_\"][^\s]*)?", re.M)
+
+
+def _construct(text: str, pos: int) -> tuple[str | None, str]:
+    """The declaration being parsed at ``pos``: its keyword and words for it (`route \`r\``)."""
+    found = None
+    for m in _DECL_RE.finditer(_strip_comments(text[:pos])):
+        found = m
+    if found is None:
+        return None, ""
+    kind, name = found.group(1), found.group(2)
+    if kind == "default" or not name:
+        return kind, f"the {kind} route" if kind == "default" else kind
+    return kind, f"{kind} `{name.strip(chr(34))}`" if kind != "budget" else f"budget {name}"
+
+
+def _paren_depth(text: str) -> int:
+    depth = 0
+    for ch in re.sub(r'"(?:[^"\\\n]|\\.)*"', "", _strip_comments(text)):
+        depth += (ch == "(") - (ch == ")")
+    return depth
 
 
 def _terminal_word(name: str) -> str:
@@ -72,8 +104,11 @@ def _strip_comments(text: str) -> str:
     return re.sub(r"#[^\n]*", "", text)
 
 
-def _expected_words(expected: Iterable[str], prev: str | None) -> tuple[str, list[str]]:
+def _expected_words(expected: Iterable[str], prev: str | None, construct: str | None = None,
+                    parens: int = 1) -> tuple[str, list[str]]:
     names = sorted(set(expected))
+    if parens <= 0 and len(names) > 1:  # a `)` with no `(` open is never what the author meant
+        names = [n for n in names if n != "RPAR"]
     words: list[str] = []
     keywords: list[str] = []
     if prev == "use" and "NAME" in names:
@@ -86,10 +121,18 @@ def _expected_words(expected: Iterable[str], prev: str | None) -> tuple[str, lis
         if w.startswith("`") and w[1:-1].isalpha():
             keywords.append(w[1:-1])
         words.append(w)
-    # Declaration keywords first: they are what an author most often meant.
-    words.sort(key=lambda w: (0 if w.strip("`") in _DECL_KEYWORDS else 1, w))
-    if len(words) > 8:
-        words = words[:8] + ["..."]
+    # The likeliest first: what the construct being parsed takes next, then a new declaration.
+    likely = _LIKELY.get(construct or "", ())
+
+    def rank(w: str) -> tuple[int, int, str]:
+        bare = w.strip("`")
+        if bare in likely:
+            return (0, likely.index(bare), w)
+        return (1 if bare in _DECL_KEYWORDS else 2, 0, w)
+
+    words.sort(key=rank)
+    if len(words) > SHOWN_EXPECTED + 1:
+        words = words[:SHOWN_EXPECTED] + ["..."]
     return (", ".join(words) if len(words) > 1 else (words[0] if words else "something else")), keywords
 
 
@@ -109,10 +152,13 @@ def syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
     prev = _previous_word(text, pos)
     hint = None
     end_col = col + 1
+    construct, where = _construct(text, pos)
+    parens = _paren_depth(text[:pos])
+    inside = f" (in {where})" if where else ""
     if isinstance(err, UnexpectedCharacters):
         ch = text[pos] if 0 <= pos < len(text) else ""
         allowed = parser_expects(err) or err.allowed or ()
-        expected, _ = _expected_words(allowed, prev)
+        expected, _ = _expected_words(allowed, prev, construct, parens)
         if ch == '"':
             msg = "unterminated string: a string must close with `\"` on the same line"
         else:
@@ -128,17 +174,23 @@ def syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
     else:
         assert isinstance(err, UnexpectedToken)
         tok = err.token
-        expected, keywords = _expected_words(err.expected, prev)
+        expected, keywords = _expected_words(err.expected, prev, construct, parens)
         shown = str(tok)
         what = "a string" if tok.type == "STRING" else f"`{shown}`"
-        msg = f"unexpected {what}: expected {expected}" + _after(prev)
+        msg = f"unexpected {what}: expected {expected}" + _after(prev) + (inside if "..." in expected else "")
         end_col = (tok.end_column or col + 1)
         if tok.type == "NAME" and keywords:
             close = difflib.get_close_matches(shown, keywords, n=1, cutoff=0.6)
             if close:
                 hint = f"did you mean `{close[0]}`?"
-        if tok.type == "NAME" and shown in ("kind", "base_url", "key", "timeout", "use", "when"):
-            pass
+        if shown == "=" and "CMP" in err.expected:
+            msg = f"unexpected `=`{_after(prev)}: a condition compares with `==` (or !=, <, <=, >, >=)"
+            hint = "did you mean `==`?"
+        elif "RSQB" in err.expected and "COMMA" in err.expected and tok.type != "NAME" or (
+                "RSQB" in err.expected and shown in ("where", "when", "fallback", "use")):
+            msg = f"unexpected `{shown}`{_after(prev)}: the list is not closed (expected `]`)"
+            hint = f"close the list with `]` before `{shown}`" if shown != "when" else \
+                "close the list with `]`; after a list of models `where` filters them, `when` starts a condition"
         if tok.type != "NAME" and "NAME" in err.expected and tok.value in RESERVED:
             hint = f"`{tok.value}` is a reserved word; quote it as \"{tok.value}\" where a value is meant"
     return Diagnostic(

@@ -9,6 +9,7 @@ def build_parser() -> argparse.ArgumentParser:
     from dsl import cli as dsl_cli
 
     ap = argparse.ArgumentParser(prog="open-router", description="Open-Router: an OpenAI-compatible LLM gateway.")
+    ap.add_argument("--version", action="version", version=f"open-router {_version()}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     dsl_cli.register(sub)
     try:
@@ -26,6 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
 
         audit_cli.register(sub)
     return ap
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("open-router")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

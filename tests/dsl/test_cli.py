@@ -68,7 +68,7 @@ def test_schemas_are_valid_json_schemas() -> None:
 def test_check_clean_policy(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "check", str(DEFAULT))
     assert code == 0, out + err
-    assert "0 errors" in err and "in 1 file" in err
+    assert out.splitlines()[-1] == "ok: 0 errors, 0 warnings in 1 file"  # the summary is on stdout
 
 
 def test_check_reports_file_line_col_and_caret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,7 +79,7 @@ def test_check_reports_file_line_col_and_caret(tmp_path: Path, capsys: pytest.Ca
     assert lines[0].startswith(f"{bad}:4:") and ": error E001 " in lines[0]
     assert "expected a model name" in lines[0]
     assert lines[1].strip() == "use" and lines[2].strip().startswith("^")
-    assert "1 error" in err
+    assert "1 error" in lines[-1] and lines[-1].startswith("failed: ")
 
 
 def test_check_json_matches_the_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,7 +101,9 @@ def test_check_warnings_alone_exit_zero(tmp_path: Path, capsys: pytest.CaptureFi
     code, out, err = run(capsys, "check", str(good))
     assert code == 0
     assert f"{good}:2:1: warning W100 a made-up warning" in out
-    assert "1 warning" in err
+    assert "1 warning" in out.splitlines()[-1] and out.splitlines()[-1].startswith("ok: ")
+    code, out, err = run(capsys, "check", "--strict", str(good))
+    assert code == 1 and out.splitlines()[-1].startswith("failed: ") and "--strict" in out
 
 
 @pytest.mark.parametrize("name, content, code_", [

@@ -382,3 +382,23 @@ def test_syntax_error_on_a_line_with_a_key_masks_it_and_keeps_the_caret() -> Non
     col = text.index("bogus") + 1
     assert headline.startswith(f"k.policy:1:{col}: error E001")
     assert caret.index("^") - 4 == line.index("bogus") - 4 == col - 1
+
+
+@pytest.mark.parametrize("src, words, hint", [
+    ('provider p kind mock\nmodel m = p/"m"\nroute r\n  when team = "research"\n  use m\n',
+     "unexpected `=` after `team`: a condition compares with `==`", "did you mean `==`?"),
+    ('provider p kind mock\nmodel m = p/"m"\nroute r\n  choose cheapest of [m where tier >= standard\n',
+     "unexpected `where` after `m`: the list is not closed (expected `]`)", "close the list with `]` before `where`"),
+    ('provider p kind mock\nmodel m = p/"m"\nroute r\n  choose cheapest of [m when tier >= standard\n',
+     "the list is not closed", "`where` filters them, `when` starts a condition"),
+])
+def test_errors_that_guess_better(src: str, words: str, hint: str) -> None:
+    out = error(src)
+    assert words in out and hint in out, out
+    assert "`)`" not in out  # no parenthesis is open, so `)` is never offered
+
+
+def test_long_expected_sets_show_the_likeliest_and_the_construct() -> None:
+    out = error('provider p kind mock\nmodel m = p/"m"\nroute fast\n  when team == "x"\n  usee m\n')
+    head = out.splitlines()[0]
+    assert "expected `and`, `or`, `use`, ..." in head and "(in route `fast`)" in head, head
