@@ -76,12 +76,19 @@ class Model:
     name: str  # the alias clients and routes use
     provider: str
     upstream: str  # the provider's own model name (azure: the deployment)
-    price_in: Decimal = Decimal(0)  # per 1M input tokens
-    price_out: Decimal = Decimal(0)  # per 1M output tokens
+    price_in: Decimal | None = None  # per 1M input tokens; None: no price declared (billed as unpriced)
+    price_out: Decimal | None = None  # per 1M output tokens
     tier: str | None = None  # one of TIERS
     context: int | None = None  # context window, tokens
     capabilities: frozenset[str] = frozenset()
     span: Span = _span()
+    price_cached_in: Decimal | None = None  # per 1M cached input tokens; None: at price_in
+
+
+def price_per_million(m: Model) -> Decimal:
+    """input + output price per 1M tokens, the static order of `choose cheapest` and of the downgrade
+    check; a model without a price counts as 0 there (check warns about it: W165)."""
+    return (m.price_in or Decimal(0)) + (m.price_out or Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,32 @@ class Limit:
     subject: str
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class CostCenter:
+    """A cost center the bill has a section for (keys name it: `keys create --cost-center`)."""
+
+    name: str
+    description: str | None = None
+    owner: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A shared cost: a flat ``amount`` in ``currency`` per ``period``, or the usage of a shared scope
+    (``scope`` ``subject``, e.g. team "platform"), split across cost centers by ``percentages`` ((cost
+    center, percent) pairs) or, when None, in proportion to each cost center's direct usage."""
+
+    name: str
+    amount: Decimal | None = None
+    currency: str | None = None
+    period: str | None = None
+    scope: str | None = None
+    subject: str | None = None
+    percentages: tuple[tuple[str, Decimal], ...] | None = None
     span: Span = _span()
 
 
@@ -304,7 +337,7 @@ class Route:
     span: Span = _span()
 
 
-Decl = Union[Provider, Model, Budget, Limit, Route]
+Decl = Union[Provider, Model, Budget, Limit, CostCenter, Shared, Route]
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ mismatch), E003 (conditions nested too deeply) and E004 (a file or directory tha
     E162  two thresholds of one budget at the same percent
     W163  a threshold above a `block`: spending stops at the block, so it never fires
     E164  a limit with no rate, or with a rate of zero
+    W165  a model without a price (its requests are recorded as unpriced); E220-E226 cost centers and shared
+          costs: see dsl/check_costs.py
     W170  `choose` over a single model (`use X` says the same)
     W171  `choose` listing a model twice
     E172  `choose ... where` filters that leave no model
@@ -97,6 +99,7 @@ from typing import Mapping
 from . import ast as A
 from .check_base import DEFAULT_RETRIED, did_you_mean
 from .check_budgets import BudgetChecks
+from .check_costs import CostChecks
 from .check_providers import ProviderChecks
 from .check_routes import RouteChecks
 from .errors import Diagnostic, PolicyError
@@ -105,7 +108,7 @@ from .secrets import mask_key_shapes, redact_line
 __all__ = ["check", "check_budget_subjects", "check_text", "DEFAULT_RETRIED"]
 
 
-class _Checker(ProviderChecks, BudgetChecks, RouteChecks):
+class _Checker(ProviderChecks, BudgetChecks, CostChecks, RouteChecks):
     """Every group of checks over one policy set, in a fixed order (later checks read what earlier ones
     recorded: the declared providers and models)."""
 
@@ -114,6 +117,7 @@ class _Checker(ProviderChecks, BudgetChecks, RouteChecks):
         self.check_providers()
         self.check_models()
         self.check_budgets_and_limits()
+        self.check_costs()
         self.check_routes()
         self.check_conditions()
         self.check_unused()

@@ -12,7 +12,7 @@ from typing import Iterable
 
 from . import ast as A
 from .errors import Diagnostic
-from .secrets import redact_line
+from .secrets import mask_key_shapes, redact_line
 from .source import Source
 
 __all__ = ["CheckerBase", "DEFAULT_RETRIED", "HTTP_TOKEN", "MAX_RETRIES", "action_models", "did_you_mean", "price",
@@ -42,7 +42,8 @@ def did_you_mean(name: str, known: Iterable[str], what: str = "") -> str | None:
 
 
 def price(m: A.Model) -> Decimal:
-    return m.price_in + m.price_out
+    """The static price the checker compares (input + output per 1M); an unpriced model counts as 0."""
+    return A.price_per_million(m)
 
 
 class CheckerBase:
@@ -109,7 +110,10 @@ class CheckerBase:
             line = src.line(d.span.line) if src is not None and src.text else None
             if line is not None:
                 line = redact_line(line, self.secrets.get(d.span.file, ()))
-            out.append(Diagnostic(d.code, d.severity, d.message, d.span, line, d.hint))
+            # A name taken from the policy (a cost center, a route) may itself be key-shaped: messages and
+            # hints are masked like the source line, whatever check wrote them.
+            hint = None if d.hint is None else mask_key_shapes(d.hint)
+            out.append(Diagnostic(d.code, d.severity, mask_key_shapes(d.message), d.span, line, hint))
         return sorted(out, key=lambda d: (d.span.file, d.span.line, d.span.col, d.code, d.message))
 
     # ------------------------------------------------------------------ files

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
 from .ast import (
+    price_per_million,
     NOSPAN,
     SCOPES,
     STRING_FACTS,
@@ -87,7 +88,7 @@ def compile_policy(
     routes = tuple([r for r in written if not r.is_default] + (defaults or [implicit_default()]))
 
     targets = {m.name: Target(m.name, m.provider, m.upstream, m.price_in, m.price_out, m.context,
-                              m.capabilities) for m in models.values()}
+                              m.capabilities, m.price_cached_in) for m in models.values()}
     plans = tuple(_route_plan(r, models, targets) for r in routes)
 
     lits = _Lits()
@@ -165,7 +166,7 @@ def _route_plan(route: Route, models: Mapping[str, Model], targets: Mapping[str,
             raise _error(span, f"route `{route.name}`: no model of the choose list passes its where-filters")
         strategy = action.strategy if action.strategy in ORDERED_STRATEGIES else "ordered"
         if action.strategy == "cheapest":
-            chosen.sort(key=lambda im: (im[1].price_in + im[1].price_out, im[0]))
+            chosen.sort(key=lambda im: (price_per_million(im[1]), im[0]))
         return RoutePlan("plan", plan(tuple(targets[m.name] for _, m in chosen), strategy))
     raise _error(route.span, f"route `{route.name}` has an action the compiler does not know")
 

@@ -101,6 +101,13 @@ def explain(ps: A.PolicySet, fmt: str = "md") -> str:
     out += [f"- {_budget(b, s)}" for b in budgets] or ["No budgets: spending is recorded but never capped."]
     out.append("")
 
+    centers, shared = ps.of(A.CostCenter), ps.of(A.Shared)
+    if centers or shared:
+        out += s.heading(2, "Cost centers and shared costs")
+        out += [f"- {_cost_center(c, s)}" for c in centers]
+        out += [f"- {_shared(sh, s)}" for sh in shared]
+        out.append("")
+
     limits = ps.of(A.Limit)
     out += s.heading(2, "Rate limits")
     out += [f"- {_limit(lim, s)}" for lim in limits] or ["No rate limits are set by the policy."]
@@ -171,11 +178,15 @@ def _money(d: Decimal) -> str:
 
 def _model(m: A.Model, s: _Style) -> str:
     text = f"{s.bold(m.name)} is {s.code(m.upstream)} at provider {m.provider}"
-    if m.price_in == 0 and m.price_out == 0:
+    if m.price_in is None or m.price_out is None:
+        text += "; no price is declared, so its requests are recorded as unpriced"
+    elif m.price_in == 0 and m.price_out == 0 and m.price_cached_in is None:
         text += "; free (price 0)"
     else:
         text += (f"; costs {_money(m.price_in)} per 1M input tokens and {_money(m.price_out)} "
                  f"per 1M output tokens")
+        if m.price_cached_in is not None:
+            text += f" ({_money(m.price_cached_in)} per 1M input tokens read from the provider's cache)"
     if m.tier:
         text += f"; tier {m.tier}"
     if m.context is not None:
@@ -202,6 +213,28 @@ def _budget(b: A.Budget, s: _Style) -> str:
     if not b.thresholds:
         text += " (no threshold is set: spending is only recorded)"
     return text + "."
+
+
+def _cost_center(c: A.CostCenter, s: _Style) -> str:
+    text = f"Cost center {s.bold(c.name)} gets its own section of the bill"
+    if c.owner:
+        text += f"; owner {c.owner}"
+    if c.description:
+        text += f" ({c.description})"
+    return text + "."
+
+
+def _shared(sh: A.Shared, s: _Style) -> str:
+    if sh.amount is not None:
+        what = f"{_money(sh.amount)} {sh.currency} per {sh.period}"
+    else:
+        scope = _scope(sh.scope or '', sh.subject or '', s)
+        what = f"everything {scope[:1].lower() + scope[1:]} spends"
+    if sh.percentages is None:
+        who = "in proportion to each cost center's own usage in the period"
+    else:
+        who = _join([f"{_money(p)}% to {s.bold(cc)}" for cc, p in sh.percentages])
+    return f"Shared cost {s.bold(sh.name)}: {what} is paid by the cost centers, {who}."
 
 
 def _limit(lim: A.Limit, s: _Style) -> str:

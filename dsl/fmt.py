@@ -9,7 +9,8 @@ Canonical choices (so two authors' files diff cleanly):
   when, the action, fallback, retries, timeout, retry on.
 * Provider options: kind, base_url, api_version, key, header..., timeout.
   Model options: price, tier, context, supports (capabilities in the order tools, vision, json, embeddings).
-  A model whose prices are both zero reads ``price 0``; otherwise ``price in X out Y per 1M``.
+  A model whose prices are both zero reads ``price 0``; otherwise ``price in X [cached C] out Y per 1M``;
+  a model without a price has no price clause (it is billed as unpriced, which `price 0` is not).
 * Conditions get the fewest parentheses that keep the same tree (not > and > or). Equality is ``==`` /
   ``!=``, except for ``task``, which reads aloud as ``task is code`` / ``task is not code``. Values of
   ``task`` and ``weekday`` are bare words (``[sat, sun]``); every other text value is a quoted string.
@@ -182,10 +183,13 @@ def provider_cells(p: A.Provider) -> list[Cell]:
 
 
 def model_cells(m: A.Model) -> list[Cell]:
-    if m.price_in == 0 and m.price_out == 0:
+    if m.price_in is None or m.price_out is None:
+        price = ""  # no price declared: billed as unpriced (not the same as `price 0`)
+    elif m.price_in == 0 and m.price_out == 0 and m.price_cached_in is None:
         price = f"price {number(m.price_in)}"
     else:
-        price = f"price in {number(m.price_in)} out {number(m.price_out)} per 1M"
+        cached = "" if m.price_cached_in is None else f" cached {number(m.price_cached_in)}"
+        price = f"price in {number(m.price_in)}{cached} out {number(m.price_out)} per 1M"
     caps = _capabilities(m.capabilities)
     return [
         (f"model {m.name}", False),
@@ -209,6 +213,24 @@ def budget_cells(b: A.Budget) -> list[Cell]:
         (f"{b.currency} per {b.period}", False),
         *((_threshold(t), False) for t in b.thresholds),
     ]
+
+
+def cost_center_cells(c: A.CostCenter) -> list[Cell]:
+    return [(f"cost_center {quote(c.name)}", False),
+            (f"description {quote(c.description)}" if c.description is not None else "", False),
+            (f"owner {quote(c.owner)}" if c.owner is not None else "", False)]
+
+
+def shared_cells(sh: A.Shared) -> list[Cell]:
+    if sh.amount is not None:
+        what = f"{number(sh.amount)} {sh.currency} per {sh.period}"
+    else:
+        what = f"{sh.scope} {quote(sh.subject or '')}"
+    if sh.percentages is None:
+        split = "split by usage"
+    else:
+        split = "split " + ", ".join(f"{number(p)}% {quote(cc)}" for cc, p in sh.percentages)
+    return [(f"shared {quote(sh.name)}", False), (what, False), (split, False)]
 
 
 def limit_cells(lim: A.Limit) -> list[Cell]:
@@ -243,7 +265,8 @@ def route_lines(r: A.Route) -> list[tuple[str, str]]:
     return [(k, t if k == "head" else INDENT + t) for k, t in out]
 
 
-_CELLS = {A.Provider: provider_cells, A.Model: model_cells, A.Budget: budget_cells, A.Limit: limit_cells}
+_CELLS = {A.Provider: provider_cells, A.Model: model_cells, A.Budget: budget_cells, A.Limit: limit_cells,
+          A.CostCenter: cost_center_cells, A.Shared: shared_cells}
 
 
 def _align(rows: list[list[Cell]], first_sep: str = GAP) -> list[str]:

@@ -256,6 +256,7 @@ RESERVED = {
     "api_version", "env", "price", "in", "out", "per", "tier", "context", "supports", "at", "alert", "block",
     "downgrade", "to", "team", "project", "app", "cost_center", "requests", "tokens", "minute", "description",
     "owner", "ticket", "when", "fallback", "retries", "retry", "on", "use", "split", "choose", "of", "where",
-    "ramp", "from", "rest", "requested", "sticky", "by", "user", "and", "or", "not", "is", "matches", "task", "complexity",
-    "weekday", "prompt_tokens", "stream", "tools", "time", "date", "tag", "true", "false",
+    "ramp", "from", "rest", "requested", "sticky", "by", "user", "and", "or", "not", "is", "matches", "task",
+    "complexity", "weekday", "prompt_tokens", "stream", "tools", "time", "date", "tag", "true", "false", "cached",
+    "shared", "usage",
 }

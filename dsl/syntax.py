@@ -135,10 +135,10 @@ class _ToAst(Transformer):
             if key in fields:
                 raise _Semantic(f"model `{alias}` sets `{key}` twice", where)
             fields[key] = value
-        price = fields.pop("price", (Decimal(0), Decimal(0)))
+        price = fields.pop("price", (None, None, None))
         return A.Model(
             name=str(alias), provider=str(provider), upstream=_unquote(upstream),
-            price_in=price[0], price_out=price[1],
+            price_in=price[0], price_out=price[1], price_cached_in=price[2],
             tier=fields.get("tier"), context=fields.get("context"),
             capabilities=frozenset(fields.get("capabilities", ())), span=self.span(meta),
         )
@@ -147,10 +147,15 @@ class _ToAst(Transformer):
         return ("price", c[0][0], c[0][1])
 
     def price_io(self, c):
-        return ((_dec(c[0]), _dec(c[1])), c[0])
+        # in NUMBER [cached] out NUMBER per PER_UNIT: the unit is the last child
+        cached, out = (c[1], c[2]) if len(c) == 4 else (None, c[1])
+        return ((_dec(c[0]), _dec(out), cached), c[0])
+
+    def price_cached(self, c):
+        return _dec(c[0])
 
     def price_flat(self, c):
-        return ((_dec(c[0]), _dec(c[0])), c[0])
+        return ((_dec(c[0]), _dec(c[0]), None), c[0])
 
     def m_tier(self, c):
         return ("tier", str(c[0]), c[0])
@@ -192,6 +197,43 @@ class _ToAst(Transformer):
                 raise _Semantic(f"limit sets {key.replace('_', ' ')} twice", where)
             fields[key] = value
         return A.Limit(scope=scope, subject=_unquote(subject), span=self.span(meta), **fields)
+
+    # ---- cost centers and shared costs
+    @v_args(meta=True)
+    def cost_center_decl(self, meta, c):
+        name, *opts = c
+        fields: dict = {}
+        for key, value, where in opts:
+            if key in fields:
+                raise _Semantic(f"cost_center {name} sets `{key}` twice", where)
+            fields[key] = value
+        return A.CostCenter(_unquote(name), fields.get("description"), fields.get("owner"), self.span(meta))
+
+    def cc_description(self, c):
+        return ("description", _unquote(c[0]), c[0])
+
+    def cc_owner(self, c):
+        return ("owner", _unquote(c[0]), c[0])
+
+    @v_args(meta=True)
+    def shared(self, meta, c):
+        name, what, split = c
+        return A.Shared(_unquote(name), **what, percentages=split, span=self.span(meta))
+
+    def sh_amount(self, c):
+        return {"amount": _dec(c[0]), "currency": str(c[1]), "period": str(c[2])}
+
+    def sh_scope(self, c):
+        return {"scope": c[0], "subject": _unquote(c[1])}
+
+    def sp_usage(self, c):
+        return None
+
+    def sp_fixed(self, c):
+        return tuple(c)
+
+    def share(self, c):
+        return (_unquote(c[1]), _dec(c[0]))
 
     def r_requests(self, c):
         return ("requests_per_minute", int(c[0]), c[0])

@@ -51,6 +51,7 @@ class SharedCost:
     amount: Decimal | None = None
     scope: tuple[str, str] | None = None
     percentages: Mapping[str, Decimal] | None = None
+    period: str | None = None  # of a flat amount: day, week or month
 
 
 @dataclass
@@ -82,37 +83,44 @@ def allocate(direct: Mapping[str, Decimal], scope_usage: Mapping[tuple[str, str]
     ``direct``: cost center → its direct usage in the period (exact). ``scope_usage``: for each shared
     scope, its usage by cost center (the rows of that scope, by the cost center their keys carry) — moved
     out of those cost centers' direct lines and allocated like a flat amount. ``cost_centers``: the ones
-    the policy declares (they appear even with no usage)."""
+    the policy declares (they appear even with no usage).
+
+    The direct usage is rounded once: its exact total to cents, split by largest remainder over each cost
+    center's remaining direct usage and each shared scope's pool, so no line is ever off by a cent
+    against another and no direct line goes negative."""
     names = set(direct) | set(cost_centers or ())
     for s in shared:
         names |= set(s.percentages or ())
-    direct_cents = {n: Decimal(0) for n in names}
     exact_total = sum(direct.values(), Decimal(0))
-    # Direct lines in cents, reconciling with the rounded total by the same largest-remainder rule.
-    if direct:
-        direct_cents.update(largest_remainder(exact_total, {n: v for n, v in direct.items()}) if exact_total > 0
-                            else {n: Decimal(0) for n in direct})
-    lines = {n: CostCenterLine(direct=direct_cents[n]) for n in names}
-    base = {n: lines[n].direct for n in names}  # "by usage" weights: direct usage before allocations
+    after = {n: Decimal(direct.get(n, 0)) for n in names}
+    pools: dict[str, Decimal] = {}
+    for s in shared:
+        if s.scope is None:
+            continue
+        moved = scope_usage.get(s.scope, {})
+        for n, v in moved.items():
+            take = min(Decimal(v), after.get(n, Decimal(0)))  # a scope's rows are part of their center's
+            after[n] = after.get(n, Decimal(0)) - take
+            pools[s.name] = pools.get(s.name, Decimal(0)) + take
+            names.add(n)
+    weights = {f"cc:{n}": max(after.get(n, Decimal(0)), Decimal(0)) for n in names}
+    weights.update({f"pool:{k}": v for k, v in pools.items()})
+    cents = largest_remainder(exact_total, weights) if exact_total > 0 else {}
+    lines = {n: CostCenterLine(direct=cents.get(f"cc:{n}", Decimal(0))) for n in names}
+    base = {n: lines[n].direct for n in names}  # "by usage" weights: direct usage after the moves
     shared_total = Decimal(0)
     for s in shared:
         if s.scope is not None:
-            moved = scope_usage.get(s.scope, {})
-            moved_cents = largest_remainder(sum(moved.values(), Decimal(0)), dict(moved)) if moved else {}
-            amount = sum(moved_cents.values(), Decimal(0))
-            for n, c in moved_cents.items():
-                lines.setdefault(n, CostCenterLine())
-                lines[n].direct -= c
-                base[n] = base.get(n, Decimal(0)) - c
+            amount = cents.get(f"pool:{s.name}", Decimal(0))
         else:
             amount = to_cents(s.amount or Decimal(0))
             shared_total += amount
         if s.percentages is not None:
-            weights = dict(s.percentages)
+            weights_s = dict(s.percentages)
         else:
             excluded = {s.scope[1]} if s.scope is not None and s.scope[0] == "cost_center" else set()
-            weights = {n: max(v, Decimal(0)) for n, v in base.items() if n not in excluded}
-        for n, c in largest_remainder(amount, weights).items():
+            weights_s = {n: v for n, v in base.items() if n not in excluded}
+        for n, c in largest_remainder(amount, weights_s).items():
             lines.setdefault(n, CostCenterLine())
             lines[n].allocated += c
             lines[n].from_shares[s.name] = lines[n].from_shares.get(s.name, Decimal(0)) + c

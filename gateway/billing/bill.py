@@ -8,6 +8,7 @@ usage plus the flat shared costs (see allocation.py for the rounding).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -34,15 +35,44 @@ def allocation_rules(ps: Any) -> tuple[list[str], list[SharedCost], str | None]:
                 centers.append(d.name)
             elif sh_type is not None and isinstance(d, sh_type):
                 pct = dict(d.percentages) if d.percentages else None
-                shared.append(SharedCost(d.name, d.amount, (d.scope, d.subject) if d.scope else None, pct))
+                shared.append(SharedCost(d.name, d.amount, (d.scope, d.subject) if d.scope else None, pct,
+                                         d.period))
                 currency = currency or d.currency
             elif isinstance(d, A.Budget):
                 currency = currency or d.currency
     return centers, shared, currency
 
 
+class BillError(ValueError):
+    """A bill that cannot be made as asked (one line for a person)."""
+
+
+def periods_in(period: Period, per: str) -> Decimal:
+    """How many ``per`` periods (day, week, month) the bill's period spans: whole calendar months count
+    1 each, a part of a month its share of that month's days."""
+    if period.start is None or period.end is None:
+        raise BillError("the policy declares flat shared costs: give the bill a bounded period "
+                        "(--period YYYY-MM, or --from and --to)")
+    days = Decimal((period.end - period.start).total_seconds()) / Decimal(86400)
+    if per == "day":
+        return days
+    if per == "week":
+        return days / Decimal(7)
+    total = Decimal(0)
+    cur = period.start
+    while cur < period.end:
+        first = cur.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        nxt = first.replace(year=first.year + (first.month == 12), month=first.month % 12 + 1)
+        stop = min(nxt, period.end)
+        total += Decimal((stop - cur).total_seconds()) / Decimal((nxt - first).total_seconds())
+        cur = stop
+    return total
+
+
 def make_bill(engine: sa.Engine, period: Period, ps: Any) -> dict[str, Any]:
     centers, shared, currency = allocation_rules(ps)
+    shared = [replace(s, amount=s.amount * periods_in(period, s.period or "month")) if s.amount is not None else s
+              for s in shared]
     c = TABLE.c
     where = _where(period, {})
     with engine.connect() as conn:
@@ -113,4 +143,4 @@ def render_bill(bill: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-__all__ = ["allocation_rules", "make_bill", "render_bill"]
+__all__ = ["BillError", "allocation_rules", "make_bill", "periods_in", "render_bill"]

@@ -3,6 +3,7 @@
     open-router usage report --by team[,model…] [--period 2026-11 | --from D --to D]
                              [--team T …] [--format table|csv|json] [--db URL]
     open-router usage bill --period 2026-11 [--policies DIR] [--format text|json] [--db URL]
+    open-router usage export [--period …] [--db URL]      # JSON lines, schemas/ledger-row.schema.json
 
 Bad parameters (an unknown --by key, a malformed period, --from after --to) print one line and exit 2.
 """
@@ -34,6 +35,10 @@ def register(sub: Any) -> None:
     rep.add_argument("--format", choices=("table", "csv", "json"), default="table")
     rep.add_argument("--db", metavar="URL")
     rep.set_defaults(func=cmd_report)
+    exp = usub.add_parser("export", help="the ledger's rows as JSON lines (schemas/ledger-row.schema.json)")
+    _period_args(exp)
+    exp.add_argument("--db", metavar="URL")
+    exp.set_defaults(func=cmd_export)
     bill = usub.add_parser("bill", help="one bill: per provider and model, per cost center, the total")
     _period_args(bill)
     bill.add_argument("--policies", metavar="DIR", help="the policy whose cost centers and shared costs "
@@ -134,6 +139,27 @@ def _csv(data: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from .ledger import TABLE, to_json
+    from .reports import ReportError, _where, parse_period
+
+    try:
+        period = parse_period(args.period, args.start, args.end)
+    except ReportError as exc:
+        return _fail(str(exc))
+    engine = _engine(args.db)
+    try:
+        with engine.connect() as conn:
+            q = sa.select(TABLE).where(*_where(period, {})).order_by(TABLE.c.ts, TABLE.c.id)
+            for row in conn.execute(q).yield_per(5000):
+                print(json.dumps(to_json(dict(row._mapping)), separators=(",", ":"), default=str))
+    finally:
+        engine.dispose()
+    return 0
+
+
 def cmd_bill(args: argparse.Namespace) -> int:
     from .bill import make_bill, render_bill
     from .reports import ReportError, parse_period
@@ -152,9 +178,13 @@ def cmd_bill(args: argparse.Namespace) -> int:
         ps = load_policy_dir(policies).policy_set
     except (PolicyError, OSError) as exc:
         return _fail(f"the policy in {policies} does not load: {str(exc).splitlines()[0] if str(exc) else exc}")
+    from .bill import BillError
+
     engine = _engine(args.db)
     try:
         bill = make_bill(engine, period, ps)
+    except BillError as exc:
+        return _fail(str(exc))
     finally:
         engine.dispose()
     print(json.dumps(bill, indent=2) if args.format == "json" else render_bill(bill))

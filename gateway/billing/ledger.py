@@ -151,7 +151,8 @@ def to_json(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     out["cost"] = str(row["cost"])
     ts = row["ts"]
-    out["ts"] = ts.isoformat() if isinstance(ts, datetime) else ts
+    if isinstance(ts, datetime):
+        out["ts"] = (ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)).isoformat()  # SQLite hands back naive UTC
     return out
 
 

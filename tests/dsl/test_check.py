@@ -148,7 +148,8 @@ def test_every_code_in_the_table_is_tested() -> None:
     import dsl.check as mod
 
     documented = set(re.findall(r"^    ([EW]\d{3})  ", mod.__doc__ or "", re.M))
-    tested = {c[0] for c in CASES} | {"E106", "E108", "E164", "W180", "W192", "W005", "E006"}
+    tested = {c[0] for c in CASES} | {"E106", "E108", "E164", "W180", "W192", "W005", "E006",
+                                      "W165"}  # W165: tests/dsl/test_check_costs.py
     assert documented == tested
 
 
@@ -291,7 +292,7 @@ def test_env_keys_and_plain_headers_are_fine() -> None:
     text = ('provider p kind openai base_url "http://vllm.internal:8000/v1" header "x-served-by" = "open-router"\n'
             'provider q kind openai key env(OPENAI_API_KEY) header "authorization" = env(TOKEN)\n'
             'provider r kind mock base_url "mock://local"\n'
-            'model a = p/"x"\nmodel b = q/"x"\nmodel c = r/"x"\n')
+            'model a = p/"x" price 0\nmodel b = q/"x" price 0\nmodel c = r/"x" price 0\n')
     assert run(text) == []
 
 
@@ -713,7 +714,7 @@ def test_ramp_overlaps_match_the_pairwise_reference() -> None:
 
 def test_empty_file_warns_and_a_policy_without_models_is_an_error() -> None:
     empty = parse_text("# only a comment\n", "a.policy")
-    real = parse_text('provider mock kind mock\nmodel m = mock/"x"\ndefault use m\n', "b.policy")
+    real = parse_text('provider mock kind mock\nmodel m = mock/"x" price 0\ndefault use m\n', "b.policy")
     diags = check(ast.PolicySet((empty, real)))
     assert [(d.code, d.severity, d.span.file, d.span.line) for d in diags] == [("W005", "warning", "a.policy", 1)]
     diags = check(ast.PolicySet((empty,)))

@@ -98,7 +98,8 @@ def test_check_rejects_an_unknown_complexity_and_warns_on_an_unknown_task() -> N
     diags = check_text(base + "route r when complexity is hard use small\ndefault use small\n", "t.policy")
     assert any("is not a complexity" in d.message for d in diags)
     diags = check_text(base + "route r when task is summarise use small\ndefault use small\n", "t.policy")
-    assert [d.code for d in diags if d.code == "W220"] and "summarization" in (diags[0].hint or "")
+    w220 = [d for d in diags if d.code == "W220"]
+    assert w220 and "summarization" in (w220[0].hint or "")
 
 
 @settings(max_examples=300, deadline=None)

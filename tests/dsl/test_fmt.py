@@ -78,8 +78,8 @@ def test_blank_lines_between_kinds_and_routes() -> None:
     assert out == (
         "provider p  kind mock\n"
         "\n"
-        'model a = p/"a"  price 0\n'
-        'model b = p/"b"  price 0\n'
+        'model a = p/"a"\n'
+        'model b = p/"b"\n'
         "\n"
         "route r\n  use a\n"
         "\n"
@@ -142,9 +142,34 @@ def test_comment_only_and_empty_files() -> None:
     assert format_text("# just a note\n\n\n# another\n") == "# just a note\n\n# another\n"
 
 
+def test_prices_unpriced_free_and_cached_keep_their_meaning() -> None:
+    """No price clause (unpriced) and `price 0` (free) bill differently, so fmt keeps them apart."""
+    out = format_text('provider p kind mock model a = p/"a" model b = p/"b" price 0 '
+                      'model c = p/"c" price in 2.50 cached 1.25 out 10 per 1M')
+    assert out == ('provider p  kind mock\n\n'
+                   'model a = p/"a"\n'
+                   'model b = p/"b"  price 0\n'
+                   'model c = p/"c"  price in 2.50 cached 1.25 out 10 per 1M\n')
+    assert format_text(out) == out
+    models = {m.name: m for m in parse_text(out).decls if hasattr(m, "price_in")}
+    assert models["a"].price_in is None and models["b"].price_in == 0
+    assert str(models["c"].price_cached_in) == "1.25"
+
+
+def test_cost_centers_and_shared_costs_format_canonically() -> None:
+    out = format_text('cost_center "eng" owner "e@x" cost_center "research" description "R&D" '
+                      'shared "reserved" 1200 USD per month split 60% "eng", 40% "research" '
+                      'shared "platform" team "platform" split by usage')
+    assert out == ('cost_center "eng"                          owner "e@x"\n'
+                   'cost_center "research"  description "R&D"\n\n'
+                   'shared "reserved"  1200 USD per month  split 60% "eng", 40% "research"\n'
+                   'shared "platform"  team "platform"     split by usage\n')
+    assert format_text(out) == out
+
+
 def test_crlf_and_bom_are_normalised() -> None:
     text = "\ufeffprovider p kind mock  # c\r\nmodel m = p/\"m\"\r\n"
-    assert format_text(text) == 'provider p  kind mock  # c\n\nmodel m = p/"m"  price 0\n'
+    assert format_text(text) == 'provider p  kind mock  # c\n\nmodel m = p/"m"\n'
 
 
 def test_many_trailing_comments_on_one_folded_line_move_above_it() -> None:

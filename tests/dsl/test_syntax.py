@@ -68,7 +68,8 @@ def test_providers(full: dict) -> None:
 
 def test_models(full: dict) -> None:
     assert full["model:gpt-4o"] == A.Model("gpt-4o", "openai", "gpt-4o", Decimal("2.50"), Decimal("10.00"),
-                                           "premium", 128000, frozenset({"tools", "vision", "json"}))
+                                           "premium", 128000, frozenset({"tools", "vision", "json"}),
+                                           price_cached_in=Decimal("1.25"))
     assert str(full["model:gpt-4o"].price_in) == "2.50"  # as written
     assert (full["model:llama"].price_in, full["model:llama"].price_out) == (0, 0)  # `price 0`
     assert full["model:embed"].capabilities == frozenset({"embeddings"})
