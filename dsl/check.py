@@ -102,6 +102,7 @@ from .check_budgets import BudgetChecks
 from .check_costs import CostChecks
 from .check_providers import ProviderChecks
 from .check_routes import RouteChecks
+from .check_capabilities import check_capabilities
 from .errors import Diagnostic, PolicyError
 from .secrets import mask_key_shapes, redact_line
 
@@ -129,7 +130,7 @@ class _Checker(ProviderChecks, BudgetChecks, CostChecks, RouteChecks):
 
 def check(ps: A.PolicySet) -> list[Diagnostic]:
     """Every finding for the policy set, sorted by file, line and column. Never raises on a parsed policy."""
-    return _Checker(ps).run()
+    return sorted([*_Checker(ps).run(), *check_capabilities(ps)], key=lambda d: (d.span.file, d.span.line, d.span.col))
 
 
 def check_text(text: str, path: str = "<policy>") -> list[Diagnostic]:

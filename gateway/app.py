@@ -12,6 +12,7 @@ from typing import Mapping
 from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from . import protocol_errors
 from .admission import Admission
 from .auth import Authenticator
 from .billing.ledger import Ledger
@@ -37,7 +38,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     """The gateway app. Raises dsl.PolicyError when the policy does not load (the CLI reports it), and
     KeyStoreUnavailable when the key database cannot be read (its subjects are checked against the
     policy's budgets and limits: ``gw.policies.subject_warnings``)."""
-    from .api import admin, usage, v1, ws
+    from .api import admin, budgets, usage, v1, ws
     from .api.fast import FastPath
 
     loaded = policy or load_policy_dir(Path(settings.policies))
@@ -47,7 +48,13 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     store.subject_warnings = budget_subject_warnings(loaded, keys.subjects())
     health = HealthBoard()
     metrics, decisions = Metrics(), DecisionLog(settings.decision_log)
-    admission = admission or Admission()
+    if admission is None:
+        from .limits import from_settings
+
+        admission = from_settings(settings)
+    extra = getattr(admission, "metrics", None)
+    if extra is not None:
+        metrics.extra.append(extra)
     settlers = [admission.settle]
     ledger = None
     if settings.ledger:
@@ -119,9 +126,11 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     v1.register(app, gw)
     admin.register(app, gw)
     usage.register(app, gw)
+    budgets.register(app, gw)
     ws.register(app, gw)
     # POST /v1/chat/completions and /v1/embeddings are answered on ASGI, around Quart (gateway/api/fast.py).
     app.asgi_app = FastPath(app.asgi_app, gw)  # type: ignore[method-assign]
+    protocol_errors.install()  # Hypercorn's own 400/431 answers get OpenAI's JSON body (gateway/protocol_errors.py)
 
     @app.before_serving
     async def _startup() -> None:
@@ -133,6 +142,9 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
         if ledger is not None:
             await ledger.aclose()  # every recorded request reaches the database or a spill file
         await store.aclose()
+        closing = getattr(admission, "aclose", None)
+        if closing is not None:
+            await closing()
         keys.close()
 
     return app

@@ -7,7 +7,8 @@
      ├── NotFound              404     invalid_request_error / model_not_found (or not_found)
      ├── PayloadTooLarge       413     invalid_request_error / request_too_large
      ├── RateLimited           429     rate_limit_exceeded (retry_after seconds, when known)
-     ├── BudgetExceeded        429     insufficient_quota
+     ├── BudgetExceeded        429     insufficient_quota / budget_exceeded (retry_after: to the period's reset)
+     ├── BudgetStoreUnavailable 503    server_error / budget_store_unavailable (gateway/limits: fail closed)
      ├── UpstreamError         the provider failed; .retryable says whether another attempt may help
      │    ├── UpstreamTimeout  504     a connect or read timeout
      │    └── UpstreamConnect  502     the provider could not be reached / the connection broke
@@ -104,7 +105,26 @@ class RateLimited(GatewayError):
 class BudgetExceeded(GatewayError):
     status = 429
     type = "insufficient_quota"
-    code = "insufficient_quota"
+    code = "budget_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return retry_after_header(self.retry_after)
+
+
+class BudgetStoreUnavailable(GatewayError):
+    """The budget and rate-limit store cannot be reached: a budgeted or limited request is refused (fail
+    closed) rather than passed unbudgeted."""
+
+    status = 503
+    type = "server_error"
+    code = "budget_store_unavailable"
+
+    def headers(self) -> dict[str, str]:
+        return retry_after_header(1)
 
 
 def retry_after_header(seconds: float | None) -> dict[str, str]:

@@ -32,6 +32,33 @@ def dumps(obj: Any) -> bytes:
     return _ENCODER.encode(obj).encode()
 
 
+# An embeddings answer with more float values than this is encoded off the event loop (`dumps_embeddings`):
+# the C encoder holds the GIL for its whole run, ~1 s for OpenAI's largest answer (2,048 × 3,072 floats).
+LARGE_EMBEDDINGS = 100_000
+_SPLICE = "\x00open-router-data\x00"  # never in a real answer: JSON escapes NUL, and it is our placeholder
+
+
+def embedding_values(response: Any) -> int:
+    """How many float values an OpenAI embeddings answer carries (base64 entries count as none)."""
+    data = response.get("data") if isinstance(response, dict) else None
+    if not isinstance(data, list):
+        return 0
+    return sum(len(e["embedding"]) for e in data if isinstance(e, dict) and isinstance(e.get("embedding"), list))
+
+
+async def dumps_embeddings(response: dict, batch: int = 64) -> bytes:
+    """`dumps(response)`, byte for byte, with its ``data`` entries encoded in worker threads ``batch`` at a
+    time: between batches the loop gets the GIL back, so other requests (and /healthz) keep being served."""
+    import asyncio
+
+    data = response["data"]
+    head = dumps({**response, "data": _SPLICE})
+    token = dumps(_SPLICE)
+    parts = [await asyncio.to_thread(lambda chunk=data[i:i + batch]: b",".join(map(dumps, chunk)))
+             for i in range(0, len(data), batch)]
+    return head.replace(token, b"[" + b",".join(p for p in parts if p) + b"]", 1)
+
+
 def sse_event(obj: Any) -> bytes:
     return b"data: " + dumps(obj) + b"\n\n"
 
@@ -107,6 +134,7 @@ async def read_body(max_bytes: int) -> bytes:
 
 
 __all__ = [
-    "BODY_TIMEOUT", "DRAIN_TIMEOUT", "JSON", "SSE_DONE", "dumps", "error_headers", "error_response",
+    "BODY_TIMEOUT", "DRAIN_TIMEOUT", "JSON", "LARGE_EMBEDDINGS", "SSE_DONE", "dumps", "dumps_embeddings",
+    "embedding_values", "error_headers", "error_response",
     "http_error", "internal_error", "json_response", "new_request_id", "read_body", "request_id", "sse_event",
 ]

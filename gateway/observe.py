@@ -104,6 +104,7 @@ class Metrics:
                                  "Total time to answer (for streams: to the end of the stream).",
                                  ("route",), LATENCY_BUCKETS)
         self.started = time.time()
+        self.extra: list[Any] = []  # other parts' metric families (anything with render() -> lines)
 
     def record(self, route: str, model: str, status: int, total: float, upstream: float,
                attempts: tuple[Any, ...] = ()) -> None:
@@ -121,7 +122,7 @@ class Metrics:
     def render(self) -> str:
         lines: list[str] = []
         for metric in (self.requests, self.attempts, self.failovers, self.stream_errors, self.overhead,
-                       self.latency):
+                       self.latency, *self.extra):
             lines.extend(metric.render())
         lines.append("# HELP open_router_start_time_seconds When this process started serving (unix time).")
         lines.append("# TYPE open_router_start_time_seconds gauge")

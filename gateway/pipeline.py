@@ -20,6 +20,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Mapping
 
+from .capabilities import restrict
 from .errors import GatewayError, InternalError
 from .record import Served, Usage
 from .schema import parse_json, validate_chat, validate_embeddings
@@ -66,21 +67,25 @@ class Pipeline:
              always_stream: bool = False) -> Decision:
         """Validate a chat body (raw bytes, or a parsed frame) and decide it; the body the executor is
         given becomes ``s.body``. ``always_stream``: streamed whatever the body says (the WebSocket)."""
-        body = validate_chat(parse_json(raw) if isinstance(raw, (bytes, bytearray)) else raw)
+        body = validate_chat(parse_json(raw) if isinstance(raw, (bytes, bytearray)) else raw, parsed=True)
         if always_stream and body.get("stream") is not True:
             body = {**body, "stream": True}  # a copy: the frame is not ours to change
         if body.get("stream") is True:
             s.stream = True
-        return self._decide(s, body, self.facts.chat(s.principal, body, headers, s.request_id))  # type: ignore[arg-type]
+        return self._decide(s, body, self.facts.chat(s.principal, body, headers, s.request_id), False)  # type: ignore[arg-type]
 
     def embeddings(self, s: Served, raw: bytes, headers: Iterable[tuple[str, str]]) -> Decision:
-        body = validate_embeddings(parse_json(raw))
-        return self._decide(s, body, self.facts.embeddings(s.principal, body, headers, s.request_id))  # type: ignore[arg-type]
+        body = validate_embeddings(parse_json(raw), parsed=True)
+        return self._decide(s, body, self.facts.embeddings(s.principal, body, headers, s.request_id), True)  # type: ignore[arg-type]
 
-    def _decide(self, s: Served, body: dict, facts: Any) -> Decision:
+    def _decide(self, s: Served, body: dict, facts: Any, embeddings: bool) -> Decision:
+        """Decide, then keep only the targets that have what the body needs (gateway/capabilities.py)."""
         snap = s.snapshot = self.policies.acquire()
         decision = s.decision = snap.policy.decide(facts)
         s.body = body
+        adapters = snap.adapters
+        decision = s.decision = restrict(decision, body, embeddings=embeddings,
+                                         kind_of=lambda p: getattr(adapters.get(p), "kind", None) if adapters else None)
         return decision
 
     # ------------------------------------------------------------------ admit

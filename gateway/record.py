@@ -90,6 +90,8 @@ class Served:
     status: int = 0
     error: BaseException | None = None
     recorded: bool = False  # `finish` ran
+    admission: Any = None  # what admission reserved for this request (gateway/limits), for its settle
+    extra_headers: tuple[tuple[bytes, bytes], ...] = ()  # added to the response (x-ratelimit-*, ...)
 
     @property
     def policy_version(self) -> str | None:
@@ -171,6 +173,9 @@ class Recorder:
         }
         if error is not None:
             record["error"] = getattr(error, "code", None) or type(error).__name__
+        note = getattr(s.admission, "log_note", None)
+        if note:
+            record["admission"] = note  # e.g. the budget that downgraded the request
         return record
 
 

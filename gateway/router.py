@@ -13,9 +13,15 @@ How one failure is handled (``err`` is what the adapter raised):
           target may accept it (``failover``, an upstream 413): then the next target at once
     not retryable, the gateway's side (bad provider key, missing adapter, ...)
         → no point repeating it: the next target at once
-    not a GatewayError at all (an adapter choked on an answer; never CancelledError)
+    not a GatewayError at all, raised after the request went out (an adapter choked on an answer;
+    never CancelledError)
         → logged once with its traceback, then handled as a retryable UpstreamError
           "upstream_bad_response": the same target again, then the next one
+    not a GatewayError, raised before anything was sent (translating the client's request failed:
+    providers.base.REQUEST_SENT still False)
+        → the request's fault, never the deployment's: a 400 invalid_request_error that moves no breaker
+          and no error rate, logged once with its traceback; the next target at once (another provider
+          may translate it), and the client gets the 400 when none can
 
 Order: candidates by plan.strategy (fastest: lowest sliding-window p50, too few samples first; least_busy: fewest in
 flight; round_robin: rotated per rule; ordered: as given), then the fallback chain, de-duplicated by
@@ -42,7 +48,7 @@ from dsl.decision import Decision, Target
 from dsl.secrets import drop_addresses
 from gateway.errors import GatewayError, InvalidRequest, NotFound, UpstreamConnect, UpstreamError
 from gateway.health import CLOSED, HealthBoard, ModelStatus, error_code, is_client_fault
-from gateway.providers.base import Adapter
+from gateway.providers.base import REQUEST_SENT, Adapter
 
 log = logging.getLogger("open_router.router")
 _perf = time.perf_counter
@@ -253,6 +259,17 @@ def _adapter_failure(exc: Exception, target: Target) -> UpstreamError:
                          code="upstream_bad_response", status=502, retryable=True, provider=target.provider)
 
 
+def _translation_failure(exc: Exception, target: Target) -> InvalidRequest:
+    """The 400 standing for an unexpected exception while an adapter translated the request (nothing was
+    sent). Fails over: another provider's translation may take it. Logged once with its traceback."""
+    log.warning("adapter for provider %r raised %s translating a request for upstream %r; answered as the "
+                "client's error", target.provider, type(exc).__name__, target.upstream, exc_info=exc)
+    err = InvalidRequest(f"provider {target.provider!r} cannot take this request: translating it for the "
+                         f"provider failed ({type(exc).__name__})", code="invalid_request")
+    err.failover = True  # type: ignore[attr-defined]
+    return err
+
+
 def _split_error(error: str) -> tuple[str, str]:
     # Decision.error reads "code: message" (e.g. "model_not_found: the model `x` is not served ...").
     code, sep, message = error.partition(": ")
@@ -402,6 +419,7 @@ class Executor:
             req["model"] = target.upstream
             for n in range(tries):
                 probe = status.begin()
+                REQUEST_SENT.set(False)
                 t0 = _perf()
                 try:
                     # Direct calls rather than a callable per kind: no extra coroutine frame per attempt.
@@ -416,7 +434,12 @@ class Executor:
                     # Anything but a GatewayError out of an adapter is a translation it could not do (an
                     # upstream answer of a shape nobody foresaw, or a bug): as far as the walk goes, a bad
                     # response from that target, so it fails over like one instead of becoming a 500.
-                    err = exc if isinstance(exc, GatewayError) else _adapter_failure(exc, target)
+                    if isinstance(exc, GatewayError):
+                        err = exc
+                    elif REQUEST_SENT.get():
+                        err = _adapter_failure(exc, target)
+                    else:
+                        err = _translation_failure(exc, target)
                     status.end(probe)
                     status.failure(err)
                     upstream_status = getattr(err, "upstream_status", None)

@@ -1,6 +1,7 @@
 """The server half of the `open-router` command: `serve` and `keys create|list|revoke`.
 
-    open-router serve [--policies DIR] [--host H] [--port P] [--db URL]
+    open-router serve [--policies DIR] [--host H] [--port P] [--db URL] [--redis URL] [--workers N]
+    open-router budgets status [--url URL] [--json]                     # GET /admin/budgets, as a table
     open-router keys create --team T [--project P] [--app A] [--cost-center C] [--db URL]   # key on the last line
     open-router keys list [--db URL] [--json]
     open-router keys revoke KEY_ID [--db URL]
@@ -28,6 +29,8 @@ def register(sub: Any) -> None:
     serve.add_argument("--host", metavar="H", help="bind address (default: 127.0.0.1)")
     serve.add_argument("--port", metavar="P", help="port (default: 8080; 0 picks a free one)")
     serve.add_argument("--db", metavar="URL", help="key database URL (default: sqlite:///open-router.db)")
+    serve.add_argument("--redis", metavar="URL", help="Redis for budgets and rate limits shared by replicas")
+    serve.add_argument("--workers", metavar="N", help="worker processes sharing the port (default: 1)")
     serve.add_argument("--log-level", metavar="LEVEL", help="DEBUG, INFO (default), WARNING, ERROR")
     serve.add_argument("--log-format", metavar="FMT", choices=("text", "json"), help="text (default) or json")
     serve.set_defaults(func=cmd_serve)
@@ -52,6 +55,10 @@ def register(sub: Any) -> None:
     revoke.add_argument("key_id", metavar="KEY_ID")
     revoke.add_argument("--db", metavar="URL")
     revoke.set_defaults(func=cmd_keys_revoke)
+
+    from .limits.cli import register as register_budgets
+
+    register_budgets(sub)
 
 
 def _settings(**flags: Any) -> Any:
@@ -152,6 +159,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(policies=args.policies, host=args.host, port=args.port, db=args.db,
+                         redis=args.redis, workers=args.workers,
                          log_level=args.log_level, log_format=args.log_format)
     # Imported after the settings check, so a typo in a flag is reported without loading the server.
     import dsl
@@ -171,6 +179,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     for w in loaded.warnings:
         print(w, file=sys.stderr)
+    from .limits.cli import check_store
+
+    if not check_store(settings):
+        return 2
+    if settings.workers > 1:
+        from .workers import serve_workers
+
+        _open_store(settings.db, ttl=0).close()  # migrate once, before the workers start
+        return serve_workers(settings, loaded, _worker_app)
     keys = _open_store(settings.db, ttl=settings.key_cache_ttl)
     try:
         app = create_app(settings, policy=loaded, keys=keys)
@@ -203,6 +220,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     runner = uvloop.run if uvloop is not None else asyncio.run
     runner(_serve(app, sock))
     return 0
+
+
+def _worker_app(settings: Any, loaded: Any) -> Any:
+    """One worker's app (the key store opened in the worker: connections are not shared across a fork)."""
+    from .app import create_app
+
+    return create_app(settings, policy=loaded, keys=_open_store(settings.db, ttl=settings.key_cache_ttl))
 
 
 async def _serve(app: Any, sock: socket.socket) -> None:

@@ -92,6 +92,16 @@ class Settings(BaseModel):
     ledger: bool = True  # one row per request in the database (gateway/billing/ledger.py)
     ledger_flush_ms: int = Field(250, ge=1, le=60_000)  # what a kill -9 can lose, at most
     ledger_spill_dir: Path | None = None  # default: open-router-spill/ beside a SQLite file, else ./
+    # Budgets and rate limits (gateway/limits): where the counters live, and what happens when they can't be reached.
+    redis: str | None = None  # redis://host:port/db: counters shared by replicas
+    redis_prefix: str = "open-router:"  # every key the gateway writes in Redis starts with this
+    workers: int = Field(1, ge=1, le=256)  # processes sharing the port (counters in a SQLite file without Redis)
+    limits_store: Literal["auto", "memory", "sqlite", "redis"] = "auto"  # auto: redis if set, sqlite if workers > 1
+    limits_path: str | None = None  # the SQLite counter file (default: beside a SQLite db, else ./open-router-limits.db)
+    budget_fail_open: bool = False  # store down: admit unbudgeted (counted) instead of 503 budget_store_unavailable
+    default_completion_cap: int = Field(4096, ge=1)  # completion tokens reserved when a request sets no max_tokens
+    reservation_ttl: float = Field(900.0, gt=0)  # seconds before a reservation whose request vanished is dropped
+    alert_webhook: str | None = None  # OPEN_ROUTER_ALERT_WEBHOOK: budget alerts are POSTed here (a secret)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -102,6 +112,18 @@ class Settings(BaseModel):
     @classmethod
     def _lower(cls, v: Any) -> Any:
         return v.lower() if isinstance(v, str) else v
+
+    @field_validator("redis", "alert_webhook", "limits_path", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("redis")
+    @classmethod
+    def _redis_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a Redis URL such as redis://127.0.0.1:6379/0")
+        return v
 
     @field_validator("admin_key", mode="before")
     @classmethod
@@ -144,9 +166,9 @@ class Settings(BaseModel):
             name = str(err["loc"][0]) if err["loc"] else "?"
             where = source.get(name, name)
             value = values.get(name)
-            if name == "admin_key":
+            if name in ("admin_key", "alert_webhook"):
                 shown = "<hidden>"
-            elif name == "db" and isinstance(value, str):
+            elif name in ("db", "redis") and isinstance(value, str):
                 shown = repr(mask_url(value))
             else:
                 shown = repr(value)
@@ -157,12 +179,14 @@ class Settings(BaseModel):
         out = self.model_dump(mode="json")
         out["admin_key"] = None if self.admin_key is None else "<set>"
         out["db"] = mask_url(self.db)
+        out["redis"] = None if self.redis is None else mask_url(self.redis)
+        out["alert_webhook"] = None if self.alert_webhook is None else "<set>"
         return out
 
     def __repr_args__(self) -> Any:  # repr() and str() hide the same
         for name, value in super().__repr_args__():
-            if name == "db" and isinstance(value, str):
+            if name in ("db", "redis") and isinstance(value, str):
                 value = mask_url(value)
-            elif name == "admin_key" and value is not None:
+            elif name in ("admin_key", "alert_webhook") and value is not None:
                 value = "<set>"
             yield name, value

@@ -47,8 +47,11 @@ from ..errors import GatewayError, PayloadTooLarge
 from ..http import (
     BODY_TIMEOUT,
     DRAIN_TIMEOUT,
+    LARGE_EMBEDDINGS,
     SSE_DONE,
     dumps,
+    dumps_embeddings,
+    embedding_values,
     error_headers,
     http_error,
     internal_error,
@@ -176,7 +179,8 @@ class FastPath:
                 out = await pipe.execute(s)
             finally:
                 watcher.cancel()  # before answering: the end of the response makes Hypercorn report a disconnect
-            payload = dumps(out.response)
+            payload = (await dumps_embeddings(out.response) if not chat and embedding_values(out.response)
+                       > LARGE_EMBEDDINGS else dumps(out.response))  # a huge answer is encoded off the loop
             h = self._served_headers(s)
             h += (JSON_TYPE, (LENGTH, b"%d" % len(payload)), x.rid, self._policy(s))
             finish(s, 200)
@@ -268,6 +272,8 @@ class FastPath:
             h.append((MODEL, s.model.encode()))
         if s.attempts:
             h.append((ATTEMPTS, b"%d" % len(s.attempts)))
+        if s.extra_headers:
+            h.extend(s.extra_headers)  # admission's (x-ratelimit-*), on answers and refusals alike
         return h
 
     async def _error(self, x: _Exchange, err: GatewayError, *, served: bool) -> None:

@@ -24,6 +24,7 @@ from . import common
 from .base import HTTPAdapter
 
 API_VERSION = "2023-06-01"
+WHO = "Anthropic models"
 DEFAULT_MAX_TOKENS = 4096
 
 STOP_REASONS = {
@@ -107,7 +108,7 @@ def translate_messages(messages: list[Mapping[str, Any]]) -> tuple[str | None, l
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
         common.append_turn(turns, role, "content", blocks)
 
-    for msg in messages:
+    for index, msg in enumerate(messages):
         role = msg.get("role")
         if role in ("system", "developer"):
             text = common.text_of(msg.get("content"))
@@ -117,13 +118,16 @@ def translate_messages(messages: list[Mapping[str, Any]]) -> tuple[str | None, l
             add("user", _content_blocks(msg.get("content")))
         elif role == "assistant":
             blocks = _content_blocks(msg.get("content"))
-            for tc in msg.get("tool_calls") or ():
+            for tc in common.function_calls(msg, index, WHO):
                 fn = tc.get("function") or {}
                 blocks.append({"type": "tool_use", "id": tc.get("id") or common.tool_call_id(),
                                "name": fn.get("name", ""), "input": common.parse_arguments(fn.get("arguments"))})
             add("assistant", blocks)
         elif role == "tool":
             add("user", [_tool_result(msg)])
+        elif role == "function":
+            raise common.unsupported(WHO, "legacy 'function' messages (use 'tool' messages)",
+                                     f"messages[{index}].role")
         else:
             raise InvalidRequest(f"message role {role!r} is not supported by Anthropic models", param="messages")
 
@@ -200,9 +204,9 @@ def to_anthropic(body: Mapping[str, Any], upstream: str, *, stream: bool = False
     }
     if system:
         out["system"] = system
-    tools = body.get("tools")
+    tools, tool_choice = common.function_tools(body, WHO)
     if json_tool is not None:
-        if tools:
+        if body.get("tools"):
             raise InvalidRequest("response_format with tools is not supported for Anthropic models: "
                                  "the JSON answer is itself a forced tool call; drop one of the two",
                                  param="response_format")
@@ -215,9 +219,9 @@ def to_anthropic(body: Mapping[str, Any], upstream: str, *, stream: bool = False
                 **({"description": fn["description"]} if fn.get("description") else {}),
                 "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
             }
-            for fn in (t.get("function") or {} for t in tools if t.get("type", "function") == "function")
+            for fn in tools
         ]
-        choice = translate_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
+        choice = translate_tool_choice(tool_choice, body.get("parallel_tool_calls"))
         if choice is not None:
             out["tool_choice"] = choice
     stops = common.stop_list(body)

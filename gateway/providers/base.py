@@ -17,6 +17,7 @@ raises before any chunk is yielded and the executor can still fail over; a break
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, ClassVar, Mapping
 
@@ -27,6 +28,11 @@ from dsl.decision import Target
 from gateway.errors import UpstreamConnect, UpstreamError, UpstreamTimeout
 
 from . import common
+
+# Set to True by an HTTP adapter just before it hands a request to the network; the executor resets it to
+# False before each attempt. An unexpected exception raised while it is still False came from translating
+# the client's request (nothing reached the provider), so it is the request's fault, not the deployment's.
+REQUEST_SENT: contextvars.ContextVar[bool] = contextvars.ContextVar("open_router_request_sent", default=False)
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,7 @@ class HTTPAdapter(Adapter):
         """POST ``payload`` and return the decoded JSON answer, or raise the mapped UpstreamError."""
         headers = self.headers()
         data = common.dumps(payload)
+        REQUEST_SENT.set(True)
         try:
             async with self.session().post(url, data=data, headers=headers,
                                            timeout=self.client_timeout(timeout)) as resp:
@@ -217,6 +224,7 @@ class HTTPAdapter(Adapter):
         if headers.get("Accept") != "text/event-stream":
             headers = {**headers, "Accept": "text/event-stream"}
         data = common.dumps(payload)
+        REQUEST_SENT.set(True)
         try:
             async with self.session().post(url, data=data, headers=headers,
                                            timeout=self.client_timeout(timeout)) as resp:

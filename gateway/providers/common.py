@@ -281,6 +281,60 @@ def short_tool_ids(messages: Any, limit: int) -> Any:
     return out
 
 
+# --------------------------------------------------------------------------- features a provider lacks
+
+
+def unsupported(who: str, feature: str, param: str) -> InvalidRequest:
+    """The 400 for a request using what a provider's API cannot express (``who``: "Anthropic models").
+    It fails over: another target of the plan, on another provider, may take the same request."""
+    err = InvalidRequest(f"{who} do not support {feature}; route this request to a model that does.",
+                         param=param, code="unsupported_parameter")
+    err.failover = True  # type: ignore[attr-defined]
+    return err
+
+
+def function_tools(body: Mapping[str, Any], who: str) -> tuple[list[Mapping[str, Any]], Any]:
+    """The function definitions and the tool_choice, for a provider whose API has function tools only:
+    ``allowed_tools`` becomes the listed functions with tool_choice "auto" or "required"; custom tools
+    and legacy ``functions`` are a 400 (`unsupported`)."""
+    if body.get("functions"):
+        raise unsupported(who, "the legacy 'functions' parameter (use 'tools')", "functions")
+    tools = body.get("tools") or ()
+    for i, t in enumerate(tools):
+        if t.get("type", "function") != "function":
+            raise unsupported(who, f"tools of type {str(t.get('type'))[:40]!r}", f"tools[{i}].type")
+    fns = [t.get("function") or {} for t in tools]
+    choice = body.get("tool_choice")
+    if isinstance(choice, Mapping):
+        kind = choice.get("type")
+        if kind == "allowed_tools":
+            spec = choice.get("allowed_tools") or {}
+            refs = spec.get("tools") or ()
+            names = set()
+            for i, ref in enumerate(refs):
+                if not isinstance(ref, Mapping) or ref.get("type") != "function":
+                    raise unsupported(who, "allowed tools that are not functions",
+                                      f"tool_choice.allowed_tools.tools[{i}]")
+                names.add((ref.get("function") or {}).get("name"))
+            fns = [f for f in fns if f.get("name") in names]
+            choice = "required" if spec.get("mode") == "required" else "auto"
+        elif kind != "function":
+            raise unsupported(who, f"tool_choice of type {str(kind)[:40]!r}", "tool_choice")
+    return fns, choice
+
+
+def function_calls(msg: Mapping[str, Any], index: int, who: str) -> list[Mapping[str, Any]]:
+    """An assistant message's function tool calls (a custom tool call in the history is a 400)."""
+    calls = msg.get("tool_calls") or []
+    for k, tc in enumerate(calls):
+        if isinstance(tc, Mapping) and tc.get("type", "function") != "function":
+            raise unsupported(who, "custom tool calls", f"messages[{index}].tool_calls[{k}]")
+    if msg.get("function_call") is not None:
+        raise unsupported(who, "the legacy 'function_call' in messages (use 'tool_calls')",
+                          f"messages[{index}].function_call")
+    return calls
+
+
 # --------------------------------------------------------------------------- SSE
 
 

@@ -145,7 +145,7 @@ def translate_messages(messages: list[Mapping[str, Any]]) -> tuple[dict | None, 
     def add(role: str, parts: list[dict[str, Any]]) -> None:
         common.append_turn(contents, role, "parts", parts)
 
-    for msg in messages:
+    for index, msg in enumerate(messages):
         role = msg.get("role")
         if role in ("system", "developer"):
             text = common.text_of(msg.get("content"))
@@ -155,7 +155,11 @@ def translate_messages(messages: list[Mapping[str, Any]]) -> tuple[dict | None, 
             add("user", _parts(msg.get("content")))
         elif role == "assistant":
             parts = _parts(msg.get("content"))
-            for tc in msg.get("tool_calls") or ():
+            legacy = msg.get("function_call")  # the deprecated form: a call answered by a `function` message
+            if isinstance(legacy, Mapping):
+                parts.append({"functionCall": {"name": legacy.get("name", ""),
+                                               "args": common.parse_arguments(legacy.get("arguments"))}})
+            for tc in common.function_calls({**msg, "function_call": None}, index, "Gemini models"):
                 fn = tc.get("function") or {}
                 name = fn.get("name", "")
                 if tc.get("id"):
@@ -203,11 +207,10 @@ def to_gemini(body: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"contents": contents}
     if system:
         out["systemInstruction"] = system
-    tools = body.get("tools")
+    tools, tool_choice = common.function_tools(body, "Gemini models")
     if tools:
         decls = []
-        for t in tools:
-            fn = t.get("function") or {}
+        for fn in tools:
             decl: dict[str, Any] = {"name": fn.get("name", "")}
             if fn.get("description"):
                 decl["description"] = fn["description"]
@@ -215,7 +218,7 @@ def to_gemini(body: Mapping[str, Any]) -> dict[str, Any]:
                 decl["parameters"] = clean_schema(fn["parameters"])
             decls.append(decl)
         out["tools"] = [{"functionDeclarations": decls}]
-        cfg = _tool_config(body.get("tool_choice"))
+        cfg = _tool_config(tool_choice)
         if cfg:
             out["toolConfig"] = cfg
     gen: dict[str, Any] = {}

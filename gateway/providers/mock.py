@@ -3,9 +3,12 @@ and embeddings, so the default policy works offline and tests need no upstream.
 
 Behaviour, all derived from the request (same request → same content; ids and timestamps still vary):
 - reply ``"Mock reply to: <first 60 chars of the last user message>"``; choice i > 0 appends ``" (choice i+1)"``;
-- with tools (and tool_choice not "none"), a call to the first tool — or the one tool_choice names —
-  unless the last message is already a tool result (then a text reply, so agent loops end); arguments
-  fill the schema's required properties deterministically (strings, numbers, booleans, enums);
+- with tools (and tool_choice not "none"), a call to the first tool — or the one tool_choice names, or
+  the first of its ``allowed_tools`` — unless the last message is already a tool (or legacy function)
+  result (then a text reply, so agent loops end); arguments fill the schema's required properties
+  deterministically (strings, numbers, booleans, enums), whatever shape the schema has; a ``custom``
+  tool gets a ``custom`` call whose input is a short text; legacy ``functions`` (no tools) get a
+  ``function_call`` message (finish_reason "function_call");
 - ``response_format``: ``json_object`` gets ``{"reply": <the reply above>, "digest": <8 hex>}``,
   ``json_schema`` a deterministic instance of its schema (gateway/providers/mock_json.py: bounded work
   whatever the schema); both as JSON text, streamed in pieces that join back to it;
@@ -16,8 +19,13 @@ Behaviour, all derived from the request (same request → same content; ids and 
   decreasing probability, summing below 1); streamed one token a chunk, each chunk carrying its token's
   entry. A tool-call choice has ``logprobs: null`` (no content tokens);
 - usage is a ~4-characters-a-token estimate;
-- embeddings: unit vectors of ``dimensions`` (default 16) from a SHA-256 of each input (base64 of
-  little-endian float32s with ``encoding_format: "base64"``).
+- embeddings: unit vectors of ``dimensions`` (default 16, at most MAX_DIMENSIONS) from a SHAKE-256 of
+  each input (base64 of little-endian float32s with ``encoding_format: "base64"``).
+
+Bounded work: every answer is bounded by the request's validated bounds (n ≤ 128 choices of a short reply,
+json_schema instances bounded by mock_json, ≤ 2048 embedding inputs × ≤ MAX_DIMENSIONS), and a request
+whose answer is large (many choices, logprobs, schema instances, long prompts, many embedding values) is
+built in a worker thread (asyncio.to_thread), so the event loop keeps serving other requests meanwhile.
 
 Latency is configured in the provider's base_url query string (nothing else is read from it)::
 
@@ -39,11 +47,17 @@ from urllib.parse import parse_qs, urlsplit
 
 from dsl.decision import Target
 
+from gateway.errors import InvalidRequest
+
 from . import common, mock_json
 from .base import Adapter
 
 PREFIX = "Mock reply to: "
 DEFAULT_DIMS = 16
+MAX_DIMENSIONS = 3072  # as OpenAI's largest embedding model
+MAX_ARGUMENT_DEPTH = 8  # nested objects filled in a tool call's arguments
+OFF_LOOP_VALUES = 50_000  # embedding values computed on the loop at most; more go to a thread
+OFF_LOOP_PROMPT_CHARS = 256 * 1024  # a longer conversation is hashed and counted in a thread
 # A token: a word with its leading space, a run of punctuation with its leading space, or whitespace.
 _TOKEN_RE = re.compile(r" ?\w+| ?[^\w\s]+|\s+")
 # Stand-ins for the runner-up tokens in top_logprobs (20 at most are asked for: 19 besides the token).
@@ -66,9 +80,12 @@ def _last_user_text(messages: list[Mapping[str, Any]]) -> str:
     return ""
 
 
-def _fake_value(name: str, schema: Mapping[str, Any], seed: str) -> Any:
-    if schema.get("enum"):
-        return schema["enum"][0]
+def _fake_value(name: str, schema: Any, seed: str, depth: int = 0) -> Any:
+    if not isinstance(schema, Mapping):
+        schema = {}  # `true`, or anything else a schema should not be
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return enum[0]
     if "const" in schema:
         return schema["const"]
     kind = schema.get("type")
@@ -83,16 +100,22 @@ def _fake_value(name: str, schema: Mapping[str, Any], seed: str) -> Any:
     if kind == "array":
         return []
     if kind == "object":
-        return mock_arguments(schema, seed)
+        return mock_arguments(schema, seed, depth + 1)
     return f"{name}-{_digest(name, seed).hex()[:8]}"
 
 
-def mock_arguments(schema: Mapping[str, Any] | None, seed: str) -> dict[str, Any]:
-    """Deterministic arguments satisfying the required properties of a (simple) JSON schema."""
-    if not isinstance(schema, Mapping):
+def mock_arguments(schema: Any, seed: str, depth: int = 0) -> dict[str, Any]:
+    """Deterministic arguments satisfying the required properties of a (simple) JSON schema. Never fails,
+    whatever the schema's shape; objects nest MAX_ARGUMENT_DEPTH deep at most."""
+    if not isinstance(schema, Mapping) or depth > MAX_ARGUMENT_DEPTH:
         return {}
-    props = schema.get("properties") or {}
-    return {name: _fake_value(name, props.get(name) or {}, seed) for name in schema.get("required") or ()}
+    props = schema.get("properties")
+    if not isinstance(props, Mapping):
+        props = {}
+    required = schema.get("required")
+    if not isinstance(required, list):
+        return {}
+    return {name: _fake_value(name, props.get(name), seed, depth) for name in required if isinstance(name, str)}
 
 
 def mock_tokens(text: str) -> list[str]:
@@ -140,16 +163,12 @@ def reply_text(body: Mapping[str, Any], messages: list[Mapping[str, Any]], index
 
 
 def mock_embedding(text: str, dims: int) -> list[float]:
-    values: list[float] = []
-    counter = 0
-    while len(values) < dims:
-        block = _digest(text, str(counter))
-        counter += 1
-        for (word,) in struct.iter_unpack(">I", block):
-            values.append(word / 0xFFFFFFFF * 2.0 - 1.0)
-    values = values[:dims]
-    norm = math.sqrt(sum(v * v for v in values)) or 1.0
-    return [v / norm for v in values]
+    """A deterministic unit vector of ``dims`` values for ``text``."""
+    words = struct.unpack(f">{dims}I", hashlib.shake_256(text.encode("utf-8", "replace")).digest(4 * dims))
+    scale = 2.0 / 0xFFFFFFFF
+    values = [w * scale - 1.0 for w in words]
+    inv = 1.0 / (math.hypot(*values) or 1.0)
+    return [v * inv for v in values]
 
 
 class MockAdapter(Adapter):
@@ -171,21 +190,49 @@ class MockAdapter(Adapter):
 
     # ----------------------------------------------------------------- the reply
 
+    @staticmethod
+    def _heavy(body: Mapping[str, Any]) -> bool:
+        """Is this answer worth building off the event loop?"""
+        n = body.get("n") or 1
+        fmt = body.get("response_format")
+        return (n > 8 or body.get("logprobs") is True
+                or (isinstance(fmt, Mapping) and fmt.get("type") == "json_schema")
+                or len(body.get("messages") or ()) > 256)
+
+    async def _build(self, fn: Any, body: Mapping[str, Any]) -> Any:
+        if self._heavy(body):
+            return await asyncio.to_thread(fn, body)
+        return fn(body)
+
     def _plan(self, body: Mapping[str, Any]) -> tuple[list[tuple[str | None, list[dict], str]], int, str]:
-        """[(content, tool_calls, finish_reason) per choice], prompt tokens, the request's seed."""
+        """[(content, tool_calls, finish_reason) per choice], prompt tokens, the request's seed. A legacy
+        function call comes as content None, [{"function_call": {...}}], "function_call"."""
         messages = body.get("messages") or []
         prompt_tokens = common.estimate_tokens(common.messages_text(messages))
         seed = _digest(common.dumps(messages).decode()).hex()
         tool = self._tool_to_call(body, messages)
         limit = common.max_tokens(body)
         stops = common.stop_list(body)
-        out = []
+        out: list[tuple[str | None, list[dict], str]] = []
         for i in range(max(1, int(body.get("n") or 1))):
             if tool is not None:
-                fn = tool.get("function") or {}
-                args = common.dumps(mock_arguments(fn.get("parameters"), seed)).decode()
                 call_id = f"call_{_digest(seed, str(i)).hex()[:24]}"
-                out.append((None, [common.tool_call(call_id, fn.get("name", ""), args)], "tool_calls"))
+                kind = tool.get("type", "function")
+                if kind == "custom":
+                    spec = tool.get("custom") or {}
+                    name = spec.get("name", "")
+                    call = {"id": call_id, "type": "custom",
+                            "custom": {"name": name, "input": f"{name}-{_digest(name, seed).hex()[:8]}"}}
+                    out.append((None, [call], "tool_calls"))
+                elif kind == "legacy":
+                    fn = tool.get("function") or {}
+                    args = common.dumps(mock_arguments(fn.get("parameters"), seed)).decode()
+                    out.append((None, [{"function_call": {"name": fn.get("name", ""), "arguments": args}}],
+                                "function_call"))
+                else:
+                    fn = tool.get("function") or {}
+                    args = common.dumps(mock_arguments(fn.get("parameters"), seed)).decode()
+                    out.append((None, [common.tool_call(call_id, fn.get("name", ""), args)], "tool_calls"))
                 continue
             text = reply_text(body, messages, i, seed)
             finish = "stop"
@@ -200,21 +247,52 @@ class MockAdapter(Adapter):
 
     @staticmethod
     def _tool_to_call(body: Mapping[str, Any], messages: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-        tools = [t for t in body.get("tools") or () if t.get("type", "function") == "function"]
+        """The tool definition to call (``type`` "function", "custom", or "legacy" for a legacy function),
+        or None for a text reply."""
+        tools = [t for t in body.get("tools") or () if t.get("type", "function") in ("function", "custom")]
+        answered = bool(messages) and messages[-1].get("role") in ("tool", "function")
+        if not tools:
+            functions = body.get("functions")
+            fcall = body.get("function_call")
+            if not functions or fcall == "none":
+                return None
+            if isinstance(fcall, Mapping):
+                fn = next((f for f in functions if f.get("name") == fcall.get("name")), functions[0])
+            elif answered:
+                return None
+            else:
+                fn = functions[0]
+            return {"type": "legacy", "function": fn}
         choice = body.get("tool_choice")
-        if not tools or choice == "none":
+        if choice == "none":
             return None
+
+        def named(ref: Mapping[str, Any]) -> Mapping[str, Any] | None:
+            kind = ref.get("type")
+            name = (ref.get(kind) or {}).get("name") if isinstance(kind, str) else None
+            return next((t for t in tools if t.get("type", "function") == kind
+                         and (t.get(kind) or {}).get("name") == name), None)
+
         if isinstance(choice, Mapping):
-            wanted = (choice.get("function") or {}).get("name")
-            return next((t for t in tools if (t.get("function") or {}).get("name") == wanted), tools[0])
-        if choice != "required" and messages and messages[-1].get("role") == "tool":
+            if choice.get("type") == "allowed_tools":
+                spec = choice.get("allowed_tools") or {}
+                allowed = [t for t in (named(r) for r in spec.get("tools") or () if isinstance(r, Mapping)) if t]
+                if not allowed or (spec.get("mode") != "required" and answered):
+                    return None
+                return allowed[0]
+            return named(choice) or tools[0]
+        if choice != "required" and answered:
             return None
         return tools[0]
 
     @staticmethod
     def _completion_tokens(plan: list[tuple[str | None, list[dict], str]]) -> int:
-        return sum(common.estimate_tokens(text or "") +
-                   sum(common.estimate_tokens(tc["function"]["name"] + tc["function"]["arguments"]) for tc in calls)
+        def call_text(tc: dict) -> str:
+            if "custom" in tc:
+                return tc["custom"]["name"] + tc["custom"]["input"]
+            fn = tc.get("function") or tc["function_call"]
+            return fn["name"] + fn["arguments"]
+        return sum(common.estimate_tokens(text or "") + sum(common.estimate_tokens(call_text(tc)) for tc in calls)
                    for text, calls, _ in plan)
 
     @staticmethod
@@ -226,12 +304,23 @@ class MockAdapter(Adapter):
         return max(0, min(20, top)) if isinstance(top, int) and not isinstance(top, bool) else 0
 
     async def chat(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
-        plan, prompt_tokens, seed = self._plan(body)
-        top = self._top(body)
+        answer = await self._build(lambda b: self._answer(target, b), body)
         if self.ttfb or self.latency:
             await asyncio.sleep(self.ttfb + self.latency)
-        choices = [common.choice(i, common.message(text, calls or None), finish)
-                   for i, (text, calls, finish) in enumerate(plan)]
+        answer["created"] = common.now()
+        return answer
+
+    def _answer(self, target: Target, body: Mapping[str, Any]) -> dict:
+        plan, prompt_tokens, seed = self._plan(body)
+        top = self._top(body)
+        choices = []
+        for i, (text, calls, finish) in enumerate(plan):
+            if calls and "function_call" in calls[0]:
+                msg = common.message(None)
+                msg["function_call"] = calls[0]["function_call"]
+            else:
+                msg = common.message(text, calls or None)
+            choices.append(common.choice(i, msg, finish))
         if top is not None:
             for i, (ch, (text, calls, _)) in enumerate(zip(choices, plan)):
                 if not calls:
@@ -241,12 +330,37 @@ class MockAdapter(Adapter):
                                   common.usage(prompt_tokens, self._completion_tokens(plan)))
 
     async def chat_stream(self, target: Target, body: dict, *, timeout: float | None = None) -> AsyncIterator[dict]:
+        cid, created, model = common.completion_id(), common.now(), target.upstream
+        plan, pieces = await self._build(lambda b: self._pieces(cid, created, model, b), body)
+        if self.ttfb:
+            await asyncio.sleep(self.ttfb)
+        yield common.chunk(cid, created, model,
+                           [common.delta_choice(i, {"role": "assistant", "content": ""}) for i in range(len(plan))])
+        gap = self.latency / len(pieces) if pieces else 0.0
+        for piece in pieces:
+            if gap:
+                await asyncio.sleep(gap)
+            yield piece
+
+    def _pieces(self, cid: str, created: int, model: str,
+                body: Mapping[str, Any]) -> tuple[list[tuple[str | None, list[dict], str]], list[dict]]:
+        """The plan and every chunk after the first."""
         plan, prompt_tokens, seed = self._plan(body)
         top = self._top(body)
-        cid, created, model = common.completion_id(), common.now(), target.upstream
         pieces: list[dict] = []  # chunks after the first, for pacing
         for i, (text, calls, finish) in enumerate(plan):
-            if calls:
+            if calls and "function_call" in calls[0]:
+                fc = calls[0]["function_call"]
+                pieces.append(common.chunk(cid, created, model, [common.delta_choice(i, {"function_call": {
+                    "name": fc["name"], "arguments": ""}})]))
+                pieces.append(common.chunk(cid, created, model, [common.delta_choice(i, {"function_call": {
+                    "arguments": fc["arguments"]}})]))
+            elif calls and calls[0].get("type") == "custom":
+                for k, tc in enumerate(calls):
+                    pieces.append(common.chunk(cid, created, model, [common.delta_choice(i, {"tool_calls": [
+                        {"index": k, "id": tc["id"], "type": "custom",
+                         "custom": {"name": tc["custom"]["name"], "input": tc["custom"]["input"]}}]})]))
+            elif calls:
                 for k, tc in enumerate(calls):
                     args = tc["function"]["arguments"]
                     half = len(args) // 2
@@ -269,15 +383,7 @@ class MockAdapter(Adapter):
         if common.wants_usage(body):
             pieces.append(common.chunk(cid, created, model, [],
                                        common.usage(prompt_tokens, self._completion_tokens(plan))))
-        if self.ttfb:
-            await asyncio.sleep(self.ttfb)
-        yield common.chunk(cid, created, model,
-                           [common.delta_choice(i, {"role": "assistant", "content": ""}) for i in range(len(plan))])
-        gap = self.latency / len(pieces) if pieces else 0.0
-        for piece in pieces:
-            if gap:
-                await asyncio.sleep(gap)
-            yield piece
+        return plan, pieces
 
     async def embed(self, target: Target, body: dict, *, timeout: float | None = None) -> dict:
         inputs = body.get("input")
@@ -285,13 +391,23 @@ class MockAdapter(Adapter):
             inputs = [inputs]  # one string, or one token array
         if not isinstance(inputs, list):
             inputs = [str(inputs)]
-        dims = int(body.get("dimensions") or self.dims)
-        texts = [x if isinstance(x, str) else common.dumps(x).decode() for x in inputs]
+        dims = body.get("dimensions") or self.dims
+        if not isinstance(dims, int) or not 1 <= dims <= max(MAX_DIMENSIONS, self.dims):
+            raise InvalidRequest(f"Invalid value for 'dimensions': {dims!r} is above the maximum of "
+                                 f"{max(MAX_DIMENSIONS, self.dims)} for model {target.upstream!r}.",
+                                 param="dimensions", code="invalid_value")
+
+        def build() -> dict:
+            texts = [x if isinstance(x, str) else common.dumps(x).decode() for x in inputs]
+            vectors = [mock_embedding(t, dims) for t in texts]
+            return common.embedding_list(target.upstream, vectors, sum(common.estimate_tokens(t) for t in texts),
+                                         base64_out=common.wants_base64(body))
+
         if self.ttfb or self.latency:
             await asyncio.sleep(self.ttfb + self.latency)
-        vectors = [mock_embedding(t, dims) for t in texts]
-        return common.embedding_list(target.upstream, vectors, sum(common.estimate_tokens(t) for t in texts),
-                                     base64_out=common.wants_base64(body))
+        if len(inputs) * dims > OFF_LOOP_VALUES:
+            return await asyncio.to_thread(build)
+        return build()
 
 
 def _split_words(text: str) -> list[str]:

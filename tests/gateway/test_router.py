@@ -21,7 +21,7 @@ from gateway.errors import (InvalidRequest, NotFound, UpstreamConnect, UpstreamE
                             UpstreamTimeout)
 from gateway.health import HealthBoard
 from gateway.providers import make_adapter
-from gateway.providers.base import Adapter
+from gateway.providers.base import REQUEST_SENT, Adapter
 from gateway.router import Attempt, Executor, Outcome, StreamOutcome
 from tests.gateway.fakes import Behaviour, FakeUpstream, validate_chat, validate_chunk
 
@@ -89,6 +89,7 @@ class Scripted(Adapter):
 
     def _next(self, method: str, target: Target, body: dict, timeout: float | None) -> Any:
         self.calls.append((method, target.upstream, body, timeout))
+        REQUEST_SENT.set(True)  # as an HTTP adapter does: what follows is the upstream's answer
         queue = self.script[target.upstream]
         return queue.pop(0) if len(queue) > 1 else queue[0]
 

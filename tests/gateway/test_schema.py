@@ -76,7 +76,7 @@ BAD: list[tuple[str, Any, str]] = [
     ("messages", "hi", "messages"),
     ("messages", _DELETE, "messages"),
     ("messages[2].role", "robot", "messages[2].role"),
-    ("messages[2].role", "function", "messages[2].role"),
+    ("messages[2].role", "function", "messages[2].content"),  # a legacy function message: string content
     ("messages[2].role", _DELETE, "messages[2].role"),
     ("messages[2].role", 1, "messages[2].role"),
     ("messages[1]", "just text", "messages[1]"),
@@ -290,3 +290,99 @@ def test_random_bytes_parse_or_raise_invalid_request(raw: bytes) -> None:
         assert isinstance(parse_json(raw), dict)
     except InvalidRequest:
         pass
+
+
+# --------------------------------------------------------------------------- hostile strategies (issue 7)
+
+surrogate = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+hostile_text = st.builds(lambda a, s, b: a + s + b, text, surrogate, text)
+non_finite = st.sampled_from([float("inf"), float("-inf"), float("nan")])
+# Where a hostile value goes, and the param it must be reported under.
+SPOTS = [
+    (lambda b, v: b["messages"].append({"role": "user", "content": v}), lambda b: f"messages[{len(b['messages']) - 1}].content"),
+    (lambda b, v: b.__setitem__("user", v), lambda b: "user"),
+    (lambda b, v: b.__setitem__("metadata", {"k": v}), lambda b: "metadata.k"),
+    (lambda b, v: b.__setitem__("stop", ["ok", v]), lambda b: "stop[1]"),
+    (lambda b, v: b.__setitem__("tools", [{"type": "function", "function": {"name": "f", "description": v}}]),
+     lambda b: "tools[0].function.description"),
+    (lambda b, v: b.__setitem__("x_future_field", {"deep": [[{"k": v}]]}), lambda b: "x_future_field.deep[0][0].k"),
+]
+
+
+def _strip_choice(body: dict) -> dict:
+    body.pop("tool_choice", None)  # a named choice would need the tools replaced here
+    body.pop("tools", None)
+    return body
+
+
+@given(valid_chat(), st.sampled_from(range(len(SPOTS))), hostile_text)
+def test_a_lone_surrogate_anywhere_is_a_400_naming_where(body: dict, spot: int, value: str) -> None:
+    put, where = SPOTS[spot]
+    body = _strip_choice(body)
+    put(body, value)
+    param = where(body)
+    for check in (lambda: validate_chat(body), lambda: validate_chat(parse_json(json.dumps(body).encode()),
+                                                                     parsed=True)):
+        with pytest.raises(InvalidRequest) as info:
+            check()
+        assert info.value.param == param and "surrogate" in info.value.message
+
+
+@given(valid_chat(), st.sampled_from([2, 5]), non_finite)
+def test_a_non_finite_number_anywhere_is_a_400(body: dict, spot: int, value: float) -> None:
+    put, where = SPOTS[spot]
+    body = _strip_choice(body)
+    put(body, value)
+    with pytest.raises(InvalidRequest) as info:
+        validate_chat(body)
+    assert info.value.param == where(body) and "finite" in info.value.message
+    overflowed = json.dumps(body).replace("Infinity", "1e999").replace("NaN", "-1e999").encode()
+    with pytest.raises(InvalidRequest) as info:
+        parse_json(overflowed)
+    assert info.value.param == where(body)
+
+
+schema_leaf = st.one_of(
+    st.fixed_dictionaries({"type": st.sampled_from(["string", "integer", "number", "boolean", "null", "strin"])}),
+    st.fixed_dictionaries({"enum": st.one_of(st.lists(st.integers(), max_size=3), st.just({}))}),
+    st.booleans(),
+    st.just("string"),  # not a schema
+)
+schemas = st.recursive(
+    schema_leaf,
+    lambda kids: st.one_of(
+        st.builds(lambda props, req: {"type": "object", "properties": props, "required": req},
+                  st.dictionaries(st.from_regex(r"\A[a-z]{1,6}\Z"), kids, max_size=6),
+                  st.one_of(st.lists(st.from_regex(r"\A[a-z]{1,6}\Z"), max_size=3), st.just(5))),
+        st.builds(lambda items: {"type": "array", "items": items}, kids),
+        st.builds(lambda alts: {"anyOf": alts}, st.lists(kids, min_size=1, max_size=3)),
+    ),
+    max_leaves=60,
+)
+
+
+def _deep(depth: int) -> dict:
+    s: dict = {"type": "string"}
+    for _ in range(depth):
+        s = {"type": "object", "properties": {"a": s}, "required": ["a"]}
+    return s
+
+
+deep_or_wide = st.one_of(
+    st.integers(1, 40).map(_deep),
+    st.integers(1, 3000).map(lambda n: {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(n)}}),
+)
+
+
+@given(st.one_of(schemas, deep_or_wide))
+def test_tool_schemas_are_accepted_or_a_400_naming_them(params: Any) -> None:
+    from gateway.providers.mock import mock_arguments
+
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": params}}]}
+    try:
+        validate_chat(body)
+    except InvalidRequest as err:
+        assert err.param == "tools[0].function.parameters", err.message
+        return
+    mock_arguments(params, "seed")  # what passed is what an adapter can work with
