@@ -187,7 +187,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .workers import serve_workers
 
         _open_store(settings.db, ttl=0).close()  # migrate once, before the workers start
-        return serve_workers(settings, loaded, _worker_app)
+        return serve_workers(settings, loaded, _worker_app, _serve)
     keys = _open_store(settings.db, ttl=settings.key_cache_ttl)
     try:
         app = create_app(settings, policy=loaded, keys=keys)

@@ -33,7 +33,10 @@ def _reuseport_socket(host: str, port: int, listen: bool) -> socket.socket:
     return sock
 
 
-def serve_workers(settings: Any, loaded: Any, make_app: Callable[[Any, Any], Any]) -> int:
+def serve_workers(settings: Any, loaded: Any, make_app: Callable[[Any, Any], Any],
+                  serve: Callable[[Any, socket.socket], Any]) -> int:
+    """Fork ``settings.workers`` processes; each builds its app with ``make_app`` and runs ``serve(app,
+    sock)`` (server_cli's Hypercorn runner, passed in so this module needs nothing of the CLI's)."""
     if not hasattr(socket, "SO_REUSEPORT"):
         print("open-router: --workers needs SO_REUSEPORT (Linux, BSD, macOS)", file=sys.stderr)
         return 2
@@ -53,7 +56,7 @@ def serve_workers(settings: Any, loaded: Any, make_app: Callable[[Any, Any], Any
             anchor.close()
             code = 1
             try:
-                code = _worker(settings, loaded, make_app, port, ready_w)
+                code = _worker(settings, loaded, make_app, serve, port, ready_w)
             except BaseException as exc:  # anything: the parent sees the exit code
                 print(f"open-router: worker {i} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             finally:
@@ -110,9 +113,8 @@ def serve_workers(settings: Any, loaded: Any, make_app: Callable[[Any, Any], Any
     return code
 
 
-def _worker(settings: Any, loaded: Any, make_app: Callable[[Any, Any], Any], port: int, ready_w: int) -> int:
-    from .server_cli import _serve
-
+def _worker(settings: Any, loaded: Any, make_app: Callable[[Any, Any], Any],
+            _serve: Callable[[Any, socket.socket], Any], port: int, ready_w: int) -> int:
     app = make_app(settings, loaded)
     sock = _reuseport_socket(settings.host, port, listen=True)
 
