@@ -148,7 +148,8 @@ class Shared:
 # --------------------------------------------------------------------------- conditions
 
 # Facts a condition can test. Discrete facts are hashed on by the compiler.
-STRING_FACTS = ("model", "team", "project", "app", "cost_center", "key", "task", "user", "weekday")
+STRING_FACTS = ("model", "team", "project", "app", "cost_center", "key", "task", "complexity", "user", "weekday")
+COMPLEXITIES = ("low", "medium", "high")  # the values of `complexity` (dsl/classify.py)
 PARAM_FACTS = ("header", "tag")  # take a name: header "x-foo", tag "batch"
 NUMBER_FACTS = ("prompt_tokens",)
 BOOL_FACTS = ("stream", "tools")

@@ -65,6 +65,7 @@ mismatch), E003 (conditions nested too deeply) and E004 (a file or directory tha
     W201  more than 10 retries
     W202  `retry on` a status the gateway already retries (408, 409, 429, 500, 502, 503, 504)
     W210  a header name that is not an HTTP token (spaces, quotes, ...)
+    W220  a task name the classifier never reports (did-you-mean; aliases name their task)
 
 Downgrade rule (E152): the price of a model is ``price_in + price_out`` per 1M tokens. The models routes can
 reach are those named by any route action or fallback, or every model when some route (or the implicit

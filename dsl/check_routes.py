@@ -1,6 +1,6 @@
 """Checks on routes: names, actions (use, split, choose, ramp), fallbacks, retries and timeouts, header names
 in conditions, and routes that can never match (E110, E113, E114, E140-E146, W141, W142, W147, E150, E151,
-W170-W173, W190, W191, E200, W201, W202, W210). Shadowing and ramp overlaps are computed in
+W170-W173, W190, W191, E200, W201, W202, W210, W220 unknown task names). Shadowing and ramp overlaps are computed in
 dsl/shadowing.py; this module words them.
 """
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from . import ast as A
+from .classify import TASK_ALIASES, TASKS
 from .check_base import DEFAULT_RETRIED, HTTP_TOKEN, MAX_RETRIES, CheckerBase, did_you_mean
 from .regions import Undecided, atoms
 from .regions import dnf as regions_of
@@ -238,6 +239,15 @@ class RouteChecks(CheckerBase):
                 fact = getattr(atom, "fact", None)
                 if isinstance(fact, A.Fact) and fact.name == "header" and fact.param is not None:
                     self.check_header_name(fact.param, fact.span)
+                if isinstance(fact, A.Fact) and fact.name == "task":
+                    values = getattr(atom, "values", None) or (getattr(atom, "value", None),)
+                    for v in values:
+                        if isinstance(v, str) and v not in TASKS:
+                            self.add("W220", f"`{v}` is not a task the gateway recognises: `task is {v}` never "
+                                             "holds unless clients send it in x-open-router-task",
+                                     getattr(atom, "span", fact.span),
+                                     (f"did you mean `{TASK_ALIASES[v]}`?" if v in TASK_ALIASES
+                                      else did_you_mean(v, TASKS, "tasks")))
         for code, r, shadows in shadow_findings(self.routes):
             if code == "W191":
                 self.add("W191", f"route `{r.name}` can never match: its condition is never true",

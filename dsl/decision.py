@@ -26,7 +26,8 @@ class Facts:
     cost_center: str | None = None
     key: str | None = None  # the virtual key's id (never the secret)
     user: str | None = None  # the OpenAI `user` field
-    task: str | None = None  # the recognised task type (classifier), e.g. "code", "chat"
+    task: str | None = None  # the recognised task type (classifier or x-open-router-task), e.g. "code", "chat"
+    complexity: str | None = None  # low / medium / high (classifier)
     headers: Mapping[str, str] = field(default_factory=dict)
     tags: frozenset[str] = frozenset()
     prompt_tokens: int = 0  # estimate
@@ -34,6 +35,8 @@ class Facts:
     tools: bool = False
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     request_id: str = ""
+    complexity_score: float | None = None  # the classifier's 0..1 score behind `complexity`
+    evidence: tuple[str, ...] = ()  # what decided task and complexity, for `decide` and the decision log
 
     # Derived facts, computed on demand (cheap, and the tree only asks for the ones it tests).
     @property
@@ -58,6 +61,9 @@ class Facts:
             "key": self.key,
             "user": self.user,
             "task": self.task,
+            "complexity": self.complexity,
+            "complexity_score": self.complexity_score,
+            "task_evidence": list(self.evidence),
             "headers": dict(self.headers),
             "tags": sorted(self.tags),
             "prompt_tokens": self.prompt_tokens,

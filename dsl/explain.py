@@ -35,6 +35,7 @@ FACT_WORDS = {
     "cost_center": "the cost center",
     "key": "the key",
     "task": "the task",
+    "complexity": "the complexity",
     "user": "the user",
     "weekday": "the weekday",
 }

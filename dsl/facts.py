@@ -19,7 +19,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from .classify import classify
+from .classify import TASK_HEADER, Classification, classify, normalise_task
 from .decision import Facts
 from .secrets import SECRET_HEADERS  # re-exported: gateway/facts.py imports it from here
 
@@ -102,11 +102,14 @@ def facts_from_request(
     request_id: str,
     now: datetime | None = None,
     task: str | None = None,
+    classification: Classification | None = None,
 ) -> Facts:
     """The Facts of one request. ``kind`` is "chat" (/v1/chat/completions) or "embeddings" (/v1/embeddings);
     the principal (team ... key, the virtual key's id) comes from the caller's key; ``headers`` are the
     request's (name, value) pairs as received; ``now`` defaults to the current UTC time; ``task`` is the
-    classifier's answer, which the caller computes (the gateway runs its classifier on chat bodies only)."""
+    classifier's answer, which the caller computes (the gateway runs its classifier on chat bodies only), or
+    ``classification`` its whole answer (task, complexity, score, evidence). A ``x-open-router-task`` header
+    naming a task (or an alias, see dsl.classify.TASK_ALIASES) overrides the classifier's task."""
     if kind == "chat":
         prompt_tokens = estimate_chat_tokens(body)
         stream = body.get("stream") is True
@@ -118,6 +121,17 @@ def facts_from_request(
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     hdrs = clean_headers(headers)
     tags = hdrs.get(TAGS_HEADER)
+    complexity = score = None
+    evidence: tuple[str, ...] = ()
+    if classification is not None:
+        task = task or classification.task
+        complexity, score, evidence = classification.complexity, classification.score, classification.evidence
+    named = hdrs.get(TASK_HEADER)
+    if named is not None:
+        override = normalise_task(named)
+        if override is not None:
+            task = override
+            evidence = (f"task {override} from the {TASK_HEADER} header",) + evidence
     model = body.get("model")
     user = body.get("user")
     return Facts(
@@ -125,6 +139,9 @@ def facts_from_request(
         team=team, project=project, app=app, cost_center=cost_center, key=key,
         user=user if isinstance(user, str) else None,
         task=task,
+        complexity=complexity,
+        complexity_score=None if score is None else round(score, 3),
+        evidence=evidence,
         headers=hdrs,
         tags=parse_tags(tags) if tags else frozenset(),
         prompt_tokens=prompt_tokens,
@@ -174,12 +191,12 @@ def facts_for(
     """The Facts the gateway would build for this request from this principal (through the same
     ``facts_from_request``). ``user`` stands in for the body's `user`; ``tags`` are added to the tags header;
     ``kind`` defaults to `request_kind`; ``task`` defaults to dsl.classify's answer on a chat body (as in
-    the gateway, embeddings get none); ``request_id`` (what unsticky draws hash) defaults to a random one."""
+    the gateway, embeddings get none; a given ``task`` still gets the classifier's complexity);
+    ``request_id`` (what unsticky draws hash) defaults to a random one."""
     if user is not None:
         body = {**body, "user": user}
     kind = kind or request_kind(body)
-    if task is None and kind == "chat":
-        task = classify(body).task
+    classification = classify(body) if kind == "chat" else None
     pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
     return facts_from_request(
         body, kind=kind,
@@ -188,6 +205,7 @@ def facts_for(
         request_id=request_id or f"local-{uuid.uuid4().hex[:16]}",
         now=now,
         task=task,
+        classification=classification,
     )
 
 

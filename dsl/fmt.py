@@ -41,7 +41,7 @@ INDENT = "  "
 GAP = "  "  # between aligned columns and before an end-of-line comment
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-_BARE_VALUE_FACTS = ("task", "weekday")  # enum-like facts whose values read best as bare words
+_BARE_VALUE_FACTS = ("task", "complexity", "weekday")  # enum-like facts whose values read best as bare words
 _CLAUSE_ORDER = ("description", "owner", "ticket", "when", "action", "fallback", "retries", "timeout", "retry_on")
 _TREE_CLAUSE = {
     "c_description": "description", "c_owner": "owner", "c_ticket": "ticket", "c_when": "when",
@@ -113,7 +113,7 @@ def cond(c: A.Cond) -> str:
     if isinstance(c, A.Not):
         return "not " + _wrap(c.item, _prec(c.item) <= 2)
     if isinstance(c, A.Compare):
-        if c.fact.name == "task" and c.op in ("==", "!="):
+        if c.fact.name in ("task", "complexity") and c.op in ("==", "!="):
             op = "is" if c.op == "==" else "is not"
         else:
             op = c.op

@@ -257,6 +257,6 @@ RESERVED = {
     "downgrade", "to", "team", "project", "app", "cost_center", "requests", "tokens", "minute", "description",
     "owner", "ticket", "when", "fallback", "retries", "retry", "on", "use", "split", "choose", "of", "where",
     "ramp", "from", "rest", "requested", "sticky", "by", "user", "and", "or", "not", "is", "matches", "task",
-    "weekday", "prompt_tokens", "stream", "tools", "time", "date", "tag", "true", "false", "cached", "shared",
-    "usage",
+    "complexity", "weekday", "prompt_tokens", "stream", "tools", "time", "date", "tag", "true", "false", "cached",
+    "shared", "usage",
 }

@@ -440,6 +440,8 @@ class _ToAst(Transformer):
         if kind != want:
             raise _Semantic(f"`{self._fact_text(fact)}` is compared with {self._KIND_WORDS[kind]}, "
                             f"but it holds {self._KIND_WORDS[want]}", tok or where)
+        if fact.name == "complexity" and value not in A.COMPLEXITIES:
+            raise _Semantic(f"`{value}` is not a complexity", tok or where, "use low, medium or high")
         if fact.name == "weekday" and value not in A.WEEKDAYS:
             raise _Semantic(f"`{value}` is not a weekday", tok or where, "use mon, tue, wed, thu, fri, sat, sun")
         return value

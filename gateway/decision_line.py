@@ -73,6 +73,8 @@ def complete(record: dict[str, Any], policy: Any, facts: Any) -> dict[str, Any]:
     record["conditions"] = conditions
     record["facts"] = {
         "task": facts.task,
+        "complexity": getattr(facts, "complexity", None),
+        "task_evidence": list(getattr(facts, "evidence", ())[:3]),
         "prompt_tokens": facts.prompt_tokens,
         "tags": sorted(facts.tags),
         "headers": {k: v for k, v in facts.headers.items() if k in read},

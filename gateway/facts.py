@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable, Iterable
 
+from dsl.classify import Classification, classify
 from dsl.decision import Facts
 from dsl.facts import (  # noqa: F401 - re-exported: the gateway's names for them
     MAX_TAGS,
@@ -23,29 +24,37 @@ from dsl.facts import (  # noqa: F401 - re-exported: the gateway's names for the
 
 from .auth import Principal
 
-Classifier = Callable[[dict], "str | None"]
+Classifier = Callable[[dict], "Classification | str | None"]
 
 
 def load_classifier() -> Classifier | None:
-    """The task classifier: ``dsl.classify.classify`` (the one `open-router decide` uses), as body -> task."""
-    from dsl.classify import classify
-
-    return lambda body: classify(body).task
+    """The task classifier: ``dsl.classify.classify`` (the one `open-router decide` uses)."""
+    return classify
 
 
 class FactsBuilder:
-    """Builds Facts; holds the optional task classifier (looked up once per app, not per request)."""
+    """Builds Facts; holds the task classifier (looked up once per app, not per request) and counts its
+    failures: a classifier that raises (or gives up on a body) leaves the task unknown, never the request."""
 
     def __init__(self, classifier: Classifier | None = None) -> None:
         self.classifier = classifier
+        self.classified = 0
+        self.unknown = 0  # bodies the classifier could not read, or crashes: task unknown, request served
 
-    def _task(self, body: dict) -> str | None:
+    def _classify(self, body: dict) -> Classification | None:
         if self.classifier is None:
             return None
+        self.classified += 1
         try:
-            return self.classifier(body)
+            c = self.classifier(body)
         except Exception:  # a classifier bug must not fail the request; routing just lacks the task
+            c = None
+        if isinstance(c, str):  # a classifier that names only the task
+            c = Classification(task=c)
+        if c is None or c.task is None:
+            self.unknown += 1
             return None
+        return c
 
     def chat(self, principal: Principal, body: dict, headers: Iterable[tuple[str, str]], request_id: str,
              now: datetime | None = None) -> Facts:
@@ -53,7 +62,7 @@ class FactsBuilder:
             body, kind="chat",
             team=principal.team, project=principal.project, app=principal.app,
             cost_center=principal.cost_center, key=principal.key_id,
-            headers=headers, request_id=request_id, now=now, task=self._task(body),
+            headers=headers, request_id=request_id, now=now, classification=self._classify(body),
         )
 
     def embeddings(self, principal: Principal, body: dict, headers: Iterable[tuple[str, str]],

@@ -17,12 +17,20 @@ than 408/429, e.g. the upstream rejected a malformed request) is counted as a re
 the error rate nor the breaker. Cancellation (the client went away) records nothing but the in-flight
 decrement.
 
+Sliding windows (beside the EWMAs): the last ``window`` seconds (at most ``window_max`` samples) of
+latencies, times to first token (streams), outcomes and output tokens per second, from which
+``as_json`` reports p50 / p95 and the windowed error rate. The breaker also opens when that error rate
+exceeds ``error_rate_threshold`` over at least ``min_window_requests`` outcomes. All per process: with
+several workers or replicas each keeps its own board.
+
 Everything hangs off a ``HealthBoard`` the app owns; it is meant for one event loop (no locks: every
 update is a handful of attribute writes between awaits).
 """
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from typing import Any, Callable
 
 from dsl.decision import Target
@@ -57,7 +65,7 @@ class ModelStatus:
     __slots__ = (
         "provider", "upstream", "model", "aliases", "latency_ewma_ms", "error_rate", "in_flight",
         "last_error", "requests", "failures", "client_errors", "consecutive_failures", "state",
-        "opened_at", "probing", "_board",
+        "opened_at", "probing", "_board", "_lat", "_ttft", "_outcomes", "_tps",
     )
 
     def __init__(self, board: HealthBoard, provider: str, upstream: str, model: str) -> None:
@@ -77,6 +85,47 @@ class ModelStatus:
         self.state = CLOSED
         self.opened_at = 0.0
         self.probing = False  # a half-open probe is in flight
+        n = board.window_max
+        self._lat: deque[tuple[float, float]] = deque(maxlen=n)  # (when, ms) of successes
+        self._ttft: deque[tuple[float, float]] = deque(maxlen=n)  # (when, ms) of streams' first tokens
+        self._outcomes: deque[tuple[float, bool]] = deque(maxlen=n)  # (when, ok) of upstream verdicts
+        self._tps: deque[tuple[float, float]] = deque(maxlen=n)  # (when, output tokens per second)
+
+    # ----------------------------------------------------------------- windows
+
+    def _recent(self, window: deque) -> list:
+        horizon = self._board.clock() - self._board.window
+        while window and window[0][0] < horizon:
+            window.popleft()
+        return [v for _, v in window]
+
+    def percentile(self, q: float, what: str = "latency") -> float | None:
+        """The q-quantile (0..1, interpolated) of the window's latencies (or "ttft"); None when empty."""
+        values = sorted(self._recent(self._lat if what == "latency" else self._ttft))
+        if not values:
+            return None
+        # Linear interpolation between the closest ranks (numpy's default), so two samples give their mean.
+        pos = q * (len(values) - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, len(values) - 1)
+        return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+    def samples(self) -> int:
+        return len(self._recent(self._lat))
+
+    def window_error_rate(self) -> tuple[float, int]:
+        """(failures / outcomes, outcomes) over the window."""
+        got = self._recent(self._outcomes)
+        return ((sum(1 for ok in got if not ok) / len(got)) if got else 0.0), len(got)
+
+    def observe_stream(self, ttft_ms: float | None = None, output_tokens: int | None = None,
+                       seconds: float | None = None) -> None:
+        """A stream's time to first token and, at its end, its output rate."""
+        now = self._board.clock()
+        if ttft_ms is not None:
+            self._ttft.append((now, ttft_ms))
+        if output_tokens and seconds and seconds > 0:
+            self._tps.append((now, output_tokens / seconds))
 
     # ----------------------------------------------------------------- breaker
 
@@ -117,6 +166,9 @@ class ModelStatus:
 
     def success(self, latency_ms: float) -> None:
         b = self._board
+        now = b.clock()
+        self._lat.append((now, latency_ms))
+        self._outcomes.append((now, True))
         self.requests += 1
         prev = self.latency_ewma_ms
         self.latency_ewma_ms = latency_ms if prev is None else prev + b.latency_alpha * (latency_ms - prev)
@@ -135,6 +187,7 @@ class ModelStatus:
             self.last_error = code
             return
         b = self._board
+        self._outcomes.append((b.clock(), False))
         self.failures += 1
         self.last_error = code
         self.error_rate += b.error_alpha * (1.0 - self.error_rate)
@@ -143,6 +196,10 @@ class ModelStatus:
         if state == CLOSED:
             if self.consecutive_failures >= b.failure_threshold:
                 self._open()
+            else:
+                rate, n = self.window_error_rate()
+                if n >= b.min_window_requests and rate > b.error_rate_threshold:
+                    self._open()
         elif state == HALF_OPEN or self.circuit() == HALF_OPEN:
             self._open()  # the probe (or a last-resort attempt) failed: another full cooldown
         else:
@@ -165,6 +222,25 @@ class ModelStatus:
             "client_errors": self.client_errors,
             "consecutive_failures": self.consecutive_failures,
             "last_error": self.last_error,
+            **self.window_json(),
+        }
+
+    def window_json(self) -> dict[str, Any]:
+        rate, n = self.window_error_rate()
+        tps = self._recent(self._tps)
+
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 3)
+
+        return {
+            "window_seconds": self._board.window,
+            "window_requests": n,
+            "window_error_rate": round(rate, 6),
+            "latency_p50_ms": r(self.percentile(0.5)),
+            "latency_p95_ms": r(self.percentile(0.95)),
+            "ttft_p50_ms": r(self.percentile(0.5, "ttft")),
+            "ttft_p95_ms": r(self.percentile(0.95, "ttft")),
+            "output_tokens_per_s": r(sum(tps) / len(tps)) if tps else None,
         }
 
 
@@ -212,7 +288,9 @@ class HealthBoard:
     """Every ModelStatus of the gateway. Owned by the app; the executor and /admin/models/status read it."""
 
     def __init__(self, *, failure_threshold: int = 5, cooldown: float = 10.0, latency_alpha: float = 0.2,
-                 error_alpha: float = 0.2, clock: Callable[[], float] = time.monotonic) -> None:
+                 error_alpha: float = 0.2, clock: Callable[[], float] = time.monotonic,
+                 window: float = 300.0, window_max: int = 1024, error_rate_threshold: float = 0.5,
+                 min_window_requests: int = 20, explore_samples: int = 1) -> None:
         if failure_threshold < 1:
             raise ValueError("failure_threshold must be at least 1")
         self.failure_threshold = failure_threshold
@@ -220,6 +298,11 @@ class HealthBoard:
         self.latency_alpha = latency_alpha
         self.error_alpha = error_alpha
         self.clock = clock
+        self.window = float(window)
+        self.window_max = window_max
+        self.error_rate_threshold = error_rate_threshold
+        self.min_window_requests = min_window_requests
+        self.explore_samples = explore_samples  # `fastest` measures a deployment with fewer recent successes first
         self._by_key: dict[tuple[str, str], ModelStatus] = {}
         # Memo by id(target): hashing a Target builds a tuple each time, an int key does not. The entry
         # holds the Target itself, so its id cannot be reused while the entry lives; the policy's Targets

@@ -23,7 +23,7 @@ How one failure is handled (``err`` is what the adapter raised):
           and no error rate, logged once with its traceback; the next target at once (another provider
           may translate it), and the client gets the 400 when none can
 
-Order: candidates by plan.strategy (fastest: lowest latency EWMA, unknown first; least_busy: fewest in
+Order: candidates by plan.strategy (fastest: lowest sliding-window p50, too few samples first; least_busy: fewest in
 flight; round_robin: rotated per rule; ordered: as given), then the fallback chain, de-duplicated by
 deployment (provider, upstream); targets whose breaker is open (or half-open with its probe out) go last.
 
@@ -148,6 +148,7 @@ class StreamRest:
             # Time to first chunk, not total time: the total measures the answer's length, and the
             # first chunk is what a streaming client waits on.
             self._status.success(self._ttfb_ms)
+            self._status.observe_stream(ttft_ms=self._ttfb_ms)
             raise
         except GatewayError as err:
             self._closed = True
@@ -203,6 +204,40 @@ async def _aclose(it: Any) -> None:
             await aclose()
         except RuntimeError:
             pass  # "already running": it is unwinding on its own
+
+
+def requested_completion(body: Mapping[str, Any]) -> int:
+    """The completion tokens a chat body asks for (max_completion_tokens, else max_tokens; 0 when neither)."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        v = body.get(name)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return 0
+
+
+def _fitting(targets: list[Target], statuses: list[ModelStatus], prompt_tokens: int,
+             body: Mapping[str, Any]) -> tuple[list[Target], list[ModelStatus]]:
+    """Context-window fallback: the targets whose ``context`` holds the prompt estimate plus the requested
+    completion (a target without a declared context always fits). None left: 400 context_length_exceeded,
+    as OpenAI answers it. Logged at debug with why each was passed over."""
+    need = prompt_tokens + requested_completion(body)
+    keep_t: list[Target] = []
+    keep_s: list[ModelStatus] = []
+    largest = 0
+    for t, s in zip(targets, statuses):
+        if t.context is None or t.context >= need:
+            keep_t.append(t)
+            keep_s.append(s)
+        else:
+            largest = max(largest, t.context)
+            log.debug("passed over %s: context %d < %d tokens (prompt ~%d + completion)", t.model, t.context,
+                      need, prompt_tokens)
+    if not keep_t:
+        raise InvalidRequest(
+            f"This model's maximum context length is {largest} tokens. However, you requested about {need} "
+            f"tokens (~{prompt_tokens} in the messages, {need - prompt_tokens} in the completion). Please "
+            "reduce the length of the messages or completion.", param="messages", code="context_length_exceeded")
+    return keep_t, keep_s
 
 
 def _scrub(message: str) -> str:
@@ -295,8 +330,17 @@ class Executor:
         if len(cands) < 2 or strategy == "ordered":
             ranked: Any = cands
         elif strategy == "fastest":
-            # Unknown latency sorts first so a new (or never successful) model gets measured.
-            ranked = sorted(cands, key=lambda t: status(t).latency_ewma_ms or -1.0)
+            # On the window's p50; a deployment with fewer than the board's explore_samples recent successes
+            # sorts first, fewest first, so it gets measured (exploration).
+            explore = self.health.explore_samples
+
+            def speed(t: Target) -> tuple[int, float]:
+                s = status(t)
+                n = s.samples()
+                if n < explore:
+                    return (0, float(n))
+                return (1, s.percentile(0.5) or 0.0)
+            ranked = sorted(cands, key=speed)
         elif strategy == "least_busy":
             ranked = sorted(cands, key=lambda t: status(t).in_flight)
         elif strategy == "round_robin":
@@ -354,6 +398,8 @@ class Executor:
         targets, statuses = self._route(decision)
         if not targets:
             raise NotFound("the policy named no model for this request", param="model", code="model_not_found")
+        if kind != _EMBED:
+            targets, statuses = _fitting(targets, statuses, decision.facts.prompt_tokens, body)
         timeout = None if plan.timeout is None else float(plan.timeout)
         retry_on = plan.retry_on
         tries = 1 + max(0, plan.retries)

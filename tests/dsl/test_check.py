@@ -121,6 +121,8 @@ CASES = [
     ("W202", "route r use small retry on 400, 503", 5, "503", 0, "already retried"),
     ("W210", 'route r when header "x team" == "a" use small', 5, 'header "x team"', 0, "not an HTTP header name"),
     ("W210", 'route r split sticky by header "a b" { 100% small }', 5, "sticky", 0, "not an HTTP header name"),
+    ("W220", "route r when task is cod use small", 5, "task is cod", 0, "did you mean `code`?"),
+    ("W220", "route r when task in [chat, summarize] use small", 5, "task in", 0, "`summarization`"),
 ]
 
 

@@ -177,10 +177,12 @@ def test_facts_for_is_the_cli_without_argparse() -> None:
     from dsl.facts import facts_for
 
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
-    assert classify(body) == UNKNOWN == Classification()  # task recognition is a later issue
+    assert UNKNOWN == Classification() and classify({"messages": "not a list"}) == UNKNOWN
+    assert classify(body).task == "chat"
     got = facts_for(body, team="eng", user="u1", headers={"X-Tier": "gold", "Authorization": "Bearer x"},
                     tags=["batch"], now=NOW, request_id="r1")
-    assert (got.team, got.user, got.task, got.request_id, got.now) == ("eng", "u1", None, "r1", NOW)
+    assert (got.team, got.user, got.task, got.request_id, got.now) == ("eng", "u1", "chat", "r1", NOW)
+    assert got.complexity == "low" and got.evidence
     assert got.headers == {"x-tier": "gold", "x-open-router-tags": "batch"} and got.tags == frozenset({"batch"})
     assert facts_for(body, task="code").task == "code"
     assert facts_for({"input": "x"}).prompt_tokens == 1  # an embeddings body, inferred

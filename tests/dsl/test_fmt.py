@@ -215,7 +215,8 @@ def _fact(name: str, param: str | None = None) -> A.Fact:
 
 @st.composite
 def atoms(draw: st.DrawFn) -> A.Cond:
-    kind = draw(st.sampled_from(("str", "str", "header", "weekday", "tokens", "time", "date", "bool", "tag")))
+    kind = draw(st.sampled_from(("str", "str", "header", "weekday", "complexity", "tokens", "time", "date", "bool",
+                                 "tag")))
     if kind == "bool":
         return A.IsTrue(_fact(draw(st.sampled_from(("stream", "tools")))))
     if kind == "tag":
@@ -228,17 +229,19 @@ def atoms(draw: st.DrawFn) -> A.Cond:
         return A.In(fact, tuple(draw(st.lists(values, min_size=1, max_size=3, unique=True))), draw(st.booleans()))
     if kind == "weekday":
         fact, values = _fact("weekday"), st.sampled_from(A.WEEKDAYS)
+    elif kind == "complexity":
+        fact, values = _fact("complexity"), st.sampled_from(A.COMPLEXITIES)
     elif kind == "header":
         fact, values = _fact("header", draw(_params)), _text
         if draw(st.integers(0, 4)) == 0:
             return A.IsTrue(fact)
     else:
-        fact = _fact(draw(st.sampled_from(A.STRING_FACTS[:-1])))
+        fact = _fact(draw(st.sampled_from([f for f in A.STRING_FACTS if f not in ("weekday", "complexity")])))
         values = st.one_of(_text, _names)
     shape = draw(st.sampled_from(("==", "!=", "in", "matches")))
     if shape == "in":
         return A.In(fact, tuple(draw(st.lists(values, min_size=1, max_size=3, unique=True))), draw(st.booleans()))
-    if shape == "matches" and kind != "weekday":
+    if shape == "matches" and kind not in ("weekday", "complexity"):
         return A.Matches(fact, draw(st.sampled_from(("^eng", "a|b", "", r"\d+", "x\"y", "(?i)ok$"))))
     return A.Compare(fact, "==" if shape != "!=" else "!=", draw(values))
 
