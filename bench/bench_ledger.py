@@ -26,7 +26,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gateway.billing.ledger import TABLE, Ledger  # noqa: E402
+from gateway.billing.ledger import TABLE, Ledger, to_pico  # noqa: E402
 from gateway.db import engine_url, make_engine, upgrade  # noqa: E402
 
 
@@ -60,8 +60,10 @@ def batched(engine: sa.Engine, data: list[dict], spill: Path) -> float:
 def single(engine: sa.Engine, data: list[dict]) -> float:
     t0 = time.perf_counter()
     for r in data:
+        row = {k: v for k, v in r.items() if k != "cost"}
+        row["cost_pico"] = to_pico(r["cost"])
         with engine.begin() as conn:
-            conn.execute(TABLE.insert(), r)
+            conn.execute(TABLE.insert(), row)
     return time.perf_counter() - t0
 
 

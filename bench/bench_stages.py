@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -53,6 +54,8 @@ def wait(url: str, secs: float = 30) -> None:
         try:
             urllib.request.urlopen(url, timeout=1).read()
             return
+        except urllib.error.HTTPError:
+            return  # it answers (a 404 from a pass-through with no such route is an answer)
         except Exception:
             time.sleep(0.1)
     raise SystemExit(f"{url} did not answer")
