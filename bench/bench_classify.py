@@ -109,13 +109,17 @@ def main() -> None:
     if args.errors:
         for w in res["wrong"]:
             print("  wrong:", *w)
-    # Held-out sets from the same guide: holdout.jsonl was seen once (its misses led to broader word lists,
-    # so it is no longer blind); holdout2.jsonl was written after all tuning and never tuned on.
-    for name in ("classify_holdout.jsonl", "classify_holdout2.jsonl"):
-        path = DATA.parent / name
-        if path.exists():
-            h = evaluate(load(path))
-            print(f"{name}: prompts {h['n']}  accuracy {h['accuracy']:.3f}  macro-F1 {h['macro_f1']:.3f}")
+    # Every set in tests/data, one line each. Held-out sets from the same guide: holdout.jsonl was seen once
+    # (its misses led to broader word lists, so it is no longer blind); holdout2.jsonl was written after
+    # the first tuning; holdout3.jsonl was written blind before the second round (its first figure is the
+    # honest estimate, later figures are not blind); holdout4.jsonl was written blind after it.
+    for path in sorted(DATA.parent.glob("classify_*.jsonl")):
+        h = evaluate(load(path))
+        print(f"{path.name:<26} prompts {h['n']:>4}  accuracy {h['accuracy']:.3f}  macro-F1 {h['macro_f1']:.3f}  "
+              f"complexity agreement {h['complexity_agreement']:.3f}")
+        if args.errors and path != DATA:
+            for w in h["wrong"]:
+                print("  wrong:", *w)
     one_line = {"model": "x", "messages": [{"role": "user", "content": "Write a haiku about the sea at night."}]}
     long = conversation(2000)
     print(f"2,000-token conversation: {estimate_chat_tokens(long)} estimated tokens, {len(long['messages'])} turns")
