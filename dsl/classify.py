@@ -31,7 +31,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .classify_lexicon import COMPLEXITY_CUES, CONSTRAINT_CUES, PHRASES, STEMS, STEP_CUES, WORDS
+from .classify_lexicon import (CJK_BY_CHAR, COMPLEXITY_CUES, CONSTRAINT_CUES, PHRASES_BY_WORD, STEMS, STEP_CUES,
+                               SUFFIXES, WORDS)
 
 __all__ = ["COMPLEXITIES", "Classification", "TASK_ALIASES", "TASKS", "TASK_HEADER", "UNKNOWN", "classify",
            "complexity_label", "normalise_task"]
@@ -70,20 +71,22 @@ UNKNOWN = Classification()
 
 _MIN_SCORE = 2.5  # a task needs this much evidence to beat `chat`
 _HEAD, _TAIL = 600, 300  # the instruction: the last user turn's head and tail
+_MATERIAL_WEIGHT = 0.3  # cues inside pasted / quoted material count this much (the operation beats the material)
 _SHAPE_HEAD, _SHAPE_TAIL = 12_000, 4_000
 _WORD = re.compile(r"[^\W\d_][\w+#;'/\-]*")
 _ARITH = re.compile(
-    r"\d\s*[+*/×÷^=]\s*[\d(a-z]|\d\s+-\s+\d|[a-z]\s*[\^²³]|\d+(?:[.,]\d+)?\s*%\s*(?:of|de|von|от|do|da)\b|"
-    r"\\frac|√|∫|∑|[a-z]\s*[+-]\s*\d+\s*=")
+    r"\d\s*[+*×÷^]\s*[\d(a-z]|\d\s*=\s*-?\d|\d\s+[-/]\s+\d|\b\d*[a-z]\s*[\^²³]|\d+(?:[.,]\d+)?\s*%\s*(?:of|de|von|от|do|da)\b|"
+    r"\\frac|√|∫|∑|\b\d*[a-z]\s*[+-]\s*\d*[a-z]?\s*=\s*-?\d|\b[a-z]\([a-z]\)\s*=|\d\s*/\s*\d+\s*(?:[+-]|加|减|乘)")
 _NUMBER = re.compile(r"(?<![\w.,/:-])\d+(?:[.,]\d+)?(?![\w/:-])")
 _CODE_LINE = re.compile(
     r"^\s*(?:def |class |import |from \S+ import|function |const |let |var |public |private |#include|"
     r"return\b|if \(|for \(|while \(|SELECT |INSERT |UPDATE |CREATE |fn |func |package |using |\}|\{|@\w+\(|"
-    r"<\w+[ >])",
+    r"<\w+[ >]|//|# )",
     re.M)
 _CJK_MIN = "\u2e80"
 _ASCII_WORD = re.compile(r"[a-z][a-z0-9+#]*")
-_PERCENT = re.compile(r"\d\s*(?:%|percent|prozent|por ciento|pour cent|процент)")
+_PERCENT = re.compile(r"\d\s*(?:%|percent|prozent|por ciento|pour cent|процент|パーセント)")
+_COLON = re.compile(r"[:：]\s")  # "Translate this: <text>" — the instruction ends at the colon
 
 
 def normalise_task(name: str | None) -> str | None:
@@ -109,63 +112,96 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _instruction(text: str) -> str:
-    """The part of a turn that says what to do, lower-cased: a short turn whole; a long one's opening
-    paragraph and closing paragraph (pasted material usually sits between them, after a blank line), each
-    capped (_HEAD, _TAIL characters)."""
-    if len(text) <= _HEAD + _TAIL:
-        return text.lower()
-    first = text.find("\n\n")
+def _split(text: str) -> tuple[str, str]:
+    """(instruction, material) of a user turn, both lower-cased and bounded. The instruction is what says
+    what to do: a short turn whole; otherwise its opening paragraph (up to a colon that introduces pasted
+    text) and its closing paragraph when that is short. The material is what sits between them (a pasted
+    document, code, a log, a quote), of which only the head and tail are kept (_HEAD, _TAIL)."""
+    n = len(text)
+    if n <= 160 and "\n" not in text:
+        return text.lower(), ""
+    first = text.find("\n\n", 0, _HEAD + 2)
+    head_end = first if first > 0 else text.find("\n", 0, _HEAD + 2)
+    if head_end <= 0:
+        head_end = min(n, _HEAD)
+    head = text[:head_end]
+    colon = _COLON.search(head, 0, 300)
+    if colon and colon.start() >= 6 and (n - colon.end() >= 120 or "\n" in text[colon.end():]):
+        head_end = colon.end()
+        head = text[:colon.start()]
     last = text.rfind("\n\n")
-    head = text[:first] if 0 < first <= _HEAD else text[:_HEAD // 2]
-    tail = text[last + 2:] if last > first and len(text) - last <= _TAIL else text[-_TAIL // 2:]
-    return (head + "\n\n" + tail).lower()
+    tail = ""
+    tail_start = n
+    if last > head_end:
+        cand = text[last + 2:]
+        if len(cand) <= _TAIL and cand.count("\n") <= 2 and "```" not in cand:
+            tail, tail_start = cand, last
+    elif head_end < n - 1 and n - head_end > 400:
+        end = text.rfind("\n", n - _TAIL)  # "…pasted text\ntl;dr?"
+        if end > head_end and n - end < 200:
+            tail, tail_start = text[end + 1:], end
+    body = text[head_end:tail_start]
+    material = body if len(body) <= _HEAD + _TAIL else body[:_HEAD // 2] + "\n" + body[-_TAIL // 2:]
+    instruction = head if not tail else head + "\n\n" + tail
+    return instruction.lower(), material.lower()
 
 
 def _cues(region: str, weight: float, found: dict[str, list[float]], hits: dict[str, list[str]]) -> None:
     """Notes the cues of ``region`` (lower-case) in ``found`` (weights per task) and ``hits`` (the words).
     Cues where the imperative usually is — the first 100 characters, the last 150 of a long region —
-    count half again."""
-    words, stems = WORDS, STEMS
+    count half again. Words are looked up whole, then by their beginning (STEMS: morphology), then by
+    their ending (SUFFIXES: German compounds, "Gutenachtgeschichte"); Latin-script phrases are found
+    from their first word, Chinese and Japanese phrases by substring."""
+    words, stems, suffixes, first = WORDS, STEMS, SUFFIXES, PHRASES_BY_WORD
     n = len(region)
     tail_from = n - 150 if n > 400 else n
 
     def boost(pos: int) -> float:
         return weight * 1.5 if pos < 100 or pos >= tail_from else weight
 
+    def note(cues: tuple[tuple[str, float], ...], pos: int, word: str) -> None:
+        w = boost(pos)
+        for task, cw in cues:
+            found[task].append(cw * w)
+            hits[task].append(word)
+
     for m in _WORD.finditer(region):
-        tok = m.group().strip("'-;/")
+        raw = m.group()
+        pos = m.start()
+        tok = raw.strip("'-;/")
+        phrases = first.get(tok)
+        if phrases is not None:
+            for phrase, cues in phrases:
+                if region.startswith(phrase, pos):
+                    note(cues, pos, phrase)
         cues = words.get(tok)
         if cues is None and len(tok) > 4:
             for k in (9, 8, 7, 6, 5):
                 cues = stems.get(tok[:k])
                 if cues is not None:
                     break
+            if cues is None and len(tok) >= 9:
+                for k in (11, 10, 9, 8, 7, 6, 5):
+                    cues = suffixes.get(tok[-k:])
+                    if cues is not None:
+                        break
         if cues is None and "-" in tok:  # git-branch, python-paket: the parts
             parts = [words.get(p) for p in tok.split("-")]
             cues = tuple(c for cs in parts if cs for c in cs) or None
         if cues is not None:
-            w = boost(m.start())
-            for task, cw in cues:
-                found[task].append(cw * w)
-                hits[task].append(tok)
-    cjk = not region.isascii()
-    if cjk and max(region) >= _CJK_MIN:  # Latin words inside Chinese or Japanese text: "用Python怎么..."
-        for m in _ASCII_WORD.finditer(region):
-            cues = words.get(m.group())
-            if cues is not None:
-                w = boost(m.start())
-                for task, cw in cues:
-                    found[task].append(cw * w)
-                    hits[task].append(m.group())
-    for phrase, cues in PHRASES:
-        if cjk or phrase.isascii():
+            note(cues, pos, tok)
+    if region.isascii() or max(region) < _CJK_MIN:
+        return
+    for m in _ASCII_WORD.finditer(region):  # Latin words inside Chinese or Japanese text: "用Python怎么..."
+        cues = words.get(m.group())
+        if cues is not None and (m.start() == 0 or not region[m.start() - 1].isascii()):
+            note(cues, m.start(), m.group())
+    by_char = CJK_BY_CHAR
+    for ch in set(region).intersection(by_char):
+        for phrase, cues, negatives in by_char[ch]:
             pos = region.find(phrase)
-            if pos >= 0:
-                w = boost(pos)
-                for task, cw in cues:
-                    found[task].append(cw * w)
-                    hits[task].append(phrase)
+            if pos >= 0 and not any(neg in region for neg in negatives):
+                note(cues, pos, phrase)
 
 
 def _saturate(weights: list[float]) -> float:
@@ -222,13 +258,15 @@ def _classify(body: Mapping[str, Any]) -> Classification:
     hits: dict[str, list[str]] = {t: [] for t in TASKS}
     evidence: list[str] = []
 
-    region = _instruction(last)
+    region, material = _split(last)
     _cues(region, 1.0, found, hits)
+    if material:
+        _cues(material, _MATERIAL_WEIGHT, found, hits)
     if system:
         _cues(system[:400].lower(), 0.4, found, hits)
     scores = {t: _saturate(w) for t, w in found.items()}
-    if max(scores.values()) < _MIN_SCORE and len(users) > 1 and len(last) < 200:
-        _cues(_instruction(users[-2]), 0.6, found, hits)  # "and this one?": the previous ask carries on
+    if max(scores.values()) < _MIN_SCORE and len(users) > 1 and len(region) < 200:
+        _cues(_split(users[-2])[0], 0.6, found, hits)  # "and this one?": the previous ask carries on
         scores = {t: _saturate(w) for t, w in found.items()}
         evidence.append("follow-up: read the previous user turn")
 
@@ -240,14 +278,15 @@ def _classify(body: Mapping[str, Any]) -> Classification:
         bonus = min(3.0, 1.0 + 0.25 * code_lines + (1.0 if fences >= 2 else 0.0))
         scores["code"] += bonus
         evidence.append(f"code-shaped text ({code_lines} code lines, {fences // 2} fenced blocks)")
-    arith = len(_ARITH.findall(region))
+    # Arithmetic counts in the instruction and in a short pasted formula, not in a pasted log or table.
+    arith = len(_ARITH.findall(region)) + (len(_ARITH.findall(material)) if len(material) < 200 else 0)
     if arith:
         scores["math"] += min(4.0, 2.0 + 0.75 * arith)
         evidence.append(f"arithmetic in the instruction ({arith})")
     if len(region) < 250 and not arith and _PERCENT.search(region):
         scores["math"] += 2.0
         evidence.append("a percentage in a short instruction")
-    numbers = len(_NUMBER.findall(region)) if len(region) < 400 else 0
+    numbers = len(_NUMBER.findall(region)) if len(region) < 400 and not material else 0
     if numbers >= 2:
         scores["math"] += min(2.5, 0.75 + 0.5 * (numbers - 2))
         evidence.append(f"{numbers} numbers in a short instruction")
