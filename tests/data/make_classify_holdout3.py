@@ -1,6 +1,7 @@
 """Builds classify_holdout3.jsonl: the third held-out set, written blind from CLASSIFY_GUIDE.md alone before
 the second round of classifier work (its first measurement is the honest estimate; it was then used to
-find missing kinds of asking, so later figures on it are no longer blind). Labels beside each prompt.
+find missing kinds of asking, so later figures on it are no longer blind). Blind figure: task accuracy
+0.747, complexity agreement 0.635. Labels beside each prompt.
 
     python tests/data/make_classify_holdout3.py
 """
