@@ -6,23 +6,27 @@ decide` and the gateway call, so the two never disagree on a request. Hand-writt
 measurement on tests/data/classify_eval.jsonl (bench/bench_classify.py); the labelling guide is
 tests/data/CLASSIFY_GUIDE.md and the word lists are dsl/classify_lexicon.py.
 
-Task (code, math, creative, summarization, translation, extraction, chat): each task scores the cues
-(words, word stems, phrases; eight languages) found in the *instruction* — the last user turn's first
-600 and last 300 characters, so a pasted document or code file is read for its shape, not its words —
-plus, at lower weight, the system prompt's head and the previous user turn when the last one is a short
-follow-up. Shapes add to that: code-shaped text (fences, braces, semicolons, keywords at line starts) to
-``code``, arithmetic (``12 * 7``, ``x^2``, ``=``) to ``math``, a JSON ``response_format`` to
-``extraction``. The operation verbs (translate, summarise, extract) weigh most, so the operation beats the
-material (the guide's first rule). The best score wins when it reaches ``_MIN_SCORE``; otherwise ``chat``.
+Task (code, math, creative, summarization, translation, extraction, chat): the last user turn is split
+into the *instruction* (its opening paragraph up to a colon that introduces pasted text, and a short
+closing paragraph) and the *material* between them (a document, code, a log, a quote). Each task scores
+the cues (words, word beginnings, German compound endings, phrases; eight languages, one word-list module
+per language family) found in the instruction at full weight, in the material at 0.3 — the operation
+beats the material (the guide's first rule) — and, lower, in the system prompt's head and in the previous
+user turn when the last ask is a short follow-up. Shapes add to that: code-shaped text and stack traces to
+``code`` (halved when an operation such as translate is asked on it), arithmetic in the instruction
+(``12 * 7``, ``18 times 23``, ``x^2``, ``3x - 7 = 11``) to ``math``, a named target language ("in formal
+German") to ``translation``, a JSON ``response_format`` to ``extraction``. The best score wins when it
+reaches ``_MIN_SCORE``; otherwise ``chat``.
 
-Complexity (a 0..1 score; low < 0.35 <= medium < 0.65 <= high) measures what the answer will need: the
-instruction's length (log-scaled), the whole conversation's length, reasoning cues (prove, design,
-trade-off, step by step, ...), explicit constraints (must, without, at least, ...), multi-step structure
-(numbered or bulleted lines, "then", "finally"), the amount of code, and a small prior by task (proofs
-and code run harder than greetings).
+Complexity (a 0..1 score; low < 0.35 <= medium < 0.65 <= high) measures what the answer will need, as a
+weighted sum of 0..1 features (``complexity_features``): the ask's length, the pasted material's length,
+a long conversation, reasoning cues, a proof asked for, explicit constraints, step markers, clauses of the
+ask, the amount of code and the task. The weights (``_CX_W``) were fitted to the guide-labelled sets with
+``bench/bench_classify.py --fit-complexity``.
 
-Cost: bounded whatever the prompt's size — cue search reads at most ~900 characters of instruction; shape
-counts (str.count, C speed) read at most the first 12,000 and last 4,000 characters.
+Cost: bounded whatever the prompt's size — cues are read from at most ~900 characters of instruction and
+~900 of material (word lookups cached); shape counts read at most the first 12,000 and last 4,000
+characters.
 """
 from __future__ import annotations
 
