@@ -101,7 +101,11 @@ class Variant:
     def __enter__(self) -> "Variant":
         self.proc = subprocess.Popen(["taskset", "-c", "1", *self.cmd], env={**os.environ, **self.env},
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        wait(f"http://127.0.0.1:{PORT}/healthz" if self.name != "passthrough" else f"http://127.0.0.1:{PORT}/")
+        try:
+            wait(f"http://127.0.0.1:{PORT}/healthz" if self.name != "passthrough" else f"http://127.0.0.1:{PORT}/")
+        except BaseException:
+            self.__exit__()  # never leave a server behind on the port
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
