@@ -96,8 +96,8 @@ class Settings(BaseModel):
     redis: str | None = None  # redis://host:port/db: counters shared by replicas
     redis_prefix: str = "open-router:"  # every key the gateway writes in Redis starts with this
     workers: int = Field(1, ge=1, le=256)  # processes sharing the port (counters in a SQLite file without Redis)
-    limits_store: Literal["auto", "memory", "sqlite", "redis"] = "auto"  # auto: redis if set, sqlite if workers > 1
-    limits_path: str | None = None  # the SQLite counter file (default: beside a SQLite db, else ./open-router-limits.db)
+    limits_store: Literal["auto", "memory", "shm", "sqlite", "redis"] = "auto"  # auto: redis if set, shm if workers > 1
+    limits_path: str | None = None  # the counter file (default: beside a SQLite db, else ./open-router-limits.{shm,db})
     budget_fail_open: bool = False  # store down: admit unbudgeted (counted) instead of 503 budget_store_unavailable
     default_completion_cap: int = Field(4096, ge=1)  # completion tokens reserved when a request sets no max_tokens
     reservation_ttl: float = Field(900.0, gt=0)  # seconds before a reservation whose request vanished is dropped
