@@ -146,7 +146,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
 
     @app.get("/readyz")
     async def _readyz() -> Response:
-        ok, checks = await lifecycle.readiness(keys)
+        ok, checks = await lifecycle.readiness(keys, admission)
         body = {"status": "ready" if ok else "not_ready", **checks, "policy": store.version}
         return json_response(body, status=200 if ok else 503)
 
