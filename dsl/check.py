@@ -17,7 +17,7 @@ mismatch), E003 (conditions nested too deeply) and E004 (a file or directory tha
     E106  an unknown budget or limit scope (key, team, project, app, cost_center)
     E107  an unknown budget period (day, week, month)
     E108  an unknown choose strategy (cheapest, fastest, least-busy, round-robin)
-    E109  a currency that is not three upper-case letters (ISO 4217, e.g. USD)
+    E109  a currency that is not an ISO 4217 code for money (dsl/currencies.py), e.g. USD
     E110  `requested` outside `use` (split, choose, ramp, fallback, downgrade), or a model named `requested`
     E111  two providers with the same name
     E112  two models with the same alias
@@ -50,6 +50,7 @@ mismatch), E003 (conditions nested too deeply) and E004 (a file or directory tha
     E162  two thresholds of one budget at the same percent
     W163  a threshold above a `block`: spending stops at the block, so it never fires
     E164  a limit with no rate, or with a rate of zero
+    E165  a budget threshold at 0% or below
     W165  a model without a price (its requests are recorded as unpriced); E220-E226 cost centers and shared
           costs: see dsl/check_costs.py
     W170  `choose` over a single model (`use X` says the same)

@@ -1,16 +1,14 @@
 """Checks on budgets and limits: scopes, periods, currencies, amounts, duplicates, thresholds and whether a
-downgrade can lower spend (E106, E107, E109, E115, E116, E152, E160-E162, W163, E164).
+downgrade can lower spend (E106, E107, E109, E115, E116, E152, E160-E162, W163, E164, E165). Currencies are
+checked against the ISO 4217 list (dsl/currencies.py), not only their shape.
 """
 from __future__ import annotations
 
-import re
-
 from . import ast as A
 from .check_base import CheckerBase, did_you_mean, price
+from .currencies import currency_problem
 
 __all__ = ["BudgetChecks"]
-
-CURRENCY = re.compile(r"[A-Z]{3}")  # ISO 4217: three upper-case letters
 
 
 class BudgetChecks(CheckerBase):
@@ -24,11 +22,10 @@ class BudgetChecks(CheckerBase):
             if b.period not in A.PERIODS:
                 self.add("E107", f"{what}: `{b.period}` is not a period", self.at_after(b.span, "per"),
                          did_you_mean(b.period, A.PERIODS, "periods"))
-            if not CURRENCY.fullmatch(b.currency):
+            problem = currency_problem(b.currency)
+            if problem is not None:
                 where = toks[4][1] if len(toks) > 4 and toks[4][0] == b.currency else b.span
-                hint = f"write `{b.currency.upper()}`" if CURRENCY.fullmatch(b.currency.upper()) else \
-                    "use a three-letter ISO 4217 code such as USD or EUR"
-                self.add("E109", f"{what}: `{b.currency}` is not a currency code", where, hint)
+                self.add("E109", f"{what}: {problem[0]}", where, problem[1])
             if b.amount <= 0:
                 where = toks[3][1] if len(toks) > 3 else b.span
                 self.add("E160", f"{what} has an amount of {b.amount}: it would block or downgrade everything", where,
@@ -65,6 +62,9 @@ class BudgetChecks(CheckerBase):
         prev: A.Threshold | None = None
         block: A.Threshold | None = None
         for t in b.thresholds:
+            if t.percent <= 0:
+                self.add("E165", f"{what}: a threshold at {t.percent}% fires before anything is spent", t.span,
+                         "give a percent above 0")
             if prev is not None and t.percent == prev.percent:
                 self.add("E162", f"{what} has two thresholds at {t.percent}%", t.span,
                          "keep one action per percent")

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from . import ast as A
 from .check_base import CheckerBase, did_you_mean
-from .check_budgets import CURRENCY
+from .currencies import currency_problem
 
 __all__ = ["CostChecks"]
 
@@ -53,7 +53,7 @@ class CostChecks(CheckerBase):
                 if sh.period not in A.PERIODS:
                     self.add("E225", f"{what}: `{sh.period}` is not a period", self.at_after(sh.span, "per"),
                              did_you_mean(sh.period or "", A.PERIODS, "periods"))
-                if not CURRENCY.fullmatch(sh.currency or ""):
+                if currency_problem(sh.currency or "") is not None:
                     self.add("E225", f"{what}: `{sh.currency}` is not a currency code", sh.span,
                              "use a three-letter ISO 4217 code such as USD or EUR")
                 else:

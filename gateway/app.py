@@ -82,6 +82,15 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
         gw.audit = AuditLog(keys.engine)
         reloader.listeners.append(policy_listener(gw.audit))
     metrics.bind(gw)
+    from .model_alerts import ModelAlerts, parse_rules
+
+    sender = getattr(admission, "alerts", None)
+    if sender is None:
+        from .alerts import AlertSender
+
+        sender = AlertSender(settings.alert_webhook)
+    gw.model_alerts = ModelAlerts(health, parse_rules(settings.model_alerts), sender,
+                                  interval=settings.model_alert_interval, registry=metrics.registry)
 
     app = CountingQuart("open_router")
     app.lifecycle = lifecycle
@@ -137,7 +146,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
 
     @app.get("/readyz")
     async def _readyz() -> Response:
-        ok, checks = await lifecycle.readiness(keys)
+        ok, checks = await lifecycle.readiness(keys, admission)
         body = {"status": "ready" if ok else "not_ready", **checks, "policy": store.version}
         return json_response(body, status=200 if ok else 503)
 
@@ -168,10 +177,12 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
                               {"files": reloader.status()["files"], "previous": None})
         if settings.watch:
             reloader.start()
+        gw.model_alerts.start()
 
     @app.after_serving
     async def _shutdown() -> None:
         await reloader.stop()
+        await gw.model_alerts.stop()
         if ledger is not None:
             await ledger.aclose()  # every recorded request reaches the database or a spill file
         if gw.audit is not None:

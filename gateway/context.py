@@ -45,6 +45,7 @@ class Gateway:
     pipeline: Pipeline = field(init=False)
     reloader: Reloader = field(init=False)
     audit: Any = None  # gateway/audit.py AuditLog, when the database holds one
+    model_alerts: Any = None  # gateway/model_alerts.py ModelAlerts (rules from settings.model_alerts)
 
 
 __all__ = ["Gateway"]

@@ -41,7 +41,7 @@ class Lifecycle:
         self.draining = False
         self.drain_started: float | None = None
         self._cut: asyncio.Event | None = None
-        self._probe: tuple[float, bool, str | None] | None = None
+        self._probe: tuple[float, bool, str | None, Any] | None = None
 
     # ------------------------------------------------------------------ states
 
@@ -92,18 +92,26 @@ class Lifecycle:
 
     # ------------------------------------------------------------------ readiness
 
-    async def readiness(self, keys: Any) -> tuple[bool, dict[str, Any]]:
-        """(ready?, what was checked): not while starting or draining, nor while the database is down."""
+    async def readiness(self, keys: Any, admission: Any = None) -> tuple[bool, dict[str, Any]]:
+        """(ready?, what was checked): not while starting or draining, nor while the database is down, nor
+        while Redis (``--redis``: the budget and rate-limit counters) is down — unless the budgets fail open,
+        when an unreachable Redis is reported but does not take the process out of rotation."""
         checks: dict[str, Any] = {"state": self.state, "in_flight": self.in_flight}
         if self.state != "ready":
             return False, checks
         now = time.monotonic()
         probe = self._probe
         if probe is None or now - probe[0] > READY_CACHE:
-            ok, err = await _probe_db(keys)
-            probe = self._probe = (now, ok, err)
+            (ok, err), redis = await asyncio.gather(_probe_db(keys), _probe_redis(admission))
+            probe = self._probe = (now, ok, err, redis)
         checks["database"] = "ok" if probe[1] else f"unreachable: {probe[2]}"
-        return probe[1], checks
+        ready = probe[1]
+        redis = probe[3]
+        if redis is not None:
+            redis_ok, why, fail_open = redis
+            checks["redis"] = "ok" if redis_ok else f"unreachable: {why}" + (" (budgets fail open)" if fail_open else "")
+            ready = ready and (redis_ok or fail_open)
+        return ready, checks
 
 
 async def _probe_db(keys: Any) -> tuple[bool, str | None]:
@@ -124,6 +132,21 @@ async def _probe_db(keys: Any) -> tuple[bool, str | None]:
     except Exception as exc:  # which driver error it is matters less than that it failed; never the URL
         return False, type(exc).__name__
     return True, None
+
+
+async def _probe_redis(admission: Any) -> tuple[bool, str | None, bool] | None:
+    """(reachable?, why not, fail open?) of the admission's Redis store; None when it uses no Redis."""
+    store = getattr(admission, "store", None)
+    if getattr(store, "kind", None) != "redis":
+        return None
+    fail_open = bool(getattr(admission, "fail_open", False))
+    try:
+        await asyncio.wait_for(store.ping(), PROBE_TIMEOUT)
+    except asyncio.TimeoutError:
+        return False, "timed out", fail_open
+    except Exception as exc:  # StoreError says which Redis error, never the URL
+        return False, str(exc) or type(exc).__name__, fail_open
+    return True, None, fail_open
 
 
 class CountingQuart(Quart):

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -162,6 +162,30 @@ class Metrics:
         return text
 
 
+def _ledger_families(st: dict[str, Any]) -> Iterable[Any]:
+    """The ledger writer's state (gateway/billing/ledger.py ``Ledger.status()``), this process's."""
+    yield GaugeMetricFamily("open_router_ledger_queue_depth", "Ledger rows waiting for the next flush.",
+                            value=st["queued"])
+    for name, key, doc in (("written", "written", "stored in the database"),
+                           ("spilled", "spilled", "written to a spill file while the database refused them"),
+                           ("replayed", "replayed", "stored in the database from spill files")):
+        yield CounterMetricFamily(f"open_router_ledger_rows_{name}", f"Ledger rows {doc}.", value=st[key])
+    yield CounterMetricFamily("open_router_ledger_failed_flushes", "Ledger flushes the database refused.",
+                              value=st["failed_flushes"])
+    yield GaugeMetricFamily("open_router_ledger_spill_files", "Spill files waiting to be replayed.",
+                            value=st["spill_files"])
+    yield GaugeMetricFamily("open_router_ledger_healthy", "1 while the database accepts the ledger's flushes.",
+                            value=1 if st["healthy"] else 0)
+    err = st.get("last_flush_error")
+    info = InfoMetricFamily("open_router_ledger_last_flush_error", "The last refused flush: the error's type "
+                            "(no message, no URL) and when.", labels=("error",))
+    if err:
+        info.add_metric((str(err["error"]),), {})
+        yield info
+        yield GaugeMetricFamily("open_router_ledger_last_flush_error_time_seconds", "When the last flush was "
+                                "refused (unix time).", value=err["at"])
+
+
 class _GatewayCollector(Collector):
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
@@ -181,6 +205,9 @@ class _GatewayCollector(Collector):
                                     "was rejected (the previous version keeps serving).", value=int(failing))
         yield GaugeMetricFamily("open_router_in_flight", "HTTP requests and WebSockets in flight.",
                                 value=gw.lifecycle.in_flight)
+        ledger = getattr(gw, "ledger", None)
+        if ledger is not None:
+            yield from _ledger_families(ledger.status())
         circuit = GaugeMetricFamily("open_router_circuit_state", "Circuit per deployment: 0 closed, 1 half "
                                     "open, 2 open.", labels=("provider", "upstream"))
         for m in gw.health.snapshot():

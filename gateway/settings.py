@@ -96,12 +96,14 @@ class Settings(BaseModel):
     redis: str | None = None  # redis://host:port/db: counters shared by replicas
     redis_prefix: str = "open-router:"  # every key the gateway writes in Redis starts with this
     workers: int = Field(1, ge=1, le=256)  # processes sharing the port (counters in a SQLite file without Redis)
-    limits_store: Literal["auto", "memory", "sqlite", "redis"] = "auto"  # auto: redis if set, sqlite if workers > 1
-    limits_path: str | None = None  # the SQLite counter file (default: beside a SQLite db, else ./open-router-limits.db)
+    limits_store: Literal["auto", "memory", "shm", "sqlite", "redis"] = "auto"  # auto: redis if set, shm if workers > 1
+    limits_path: str | None = None  # the counter file (default: beside a SQLite db, else ./open-router-limits.{shm,db})
     budget_fail_open: bool = False  # store down: admit unbudgeted (counted) instead of 503 budget_store_unavailable
     default_completion_cap: int = Field(4096, ge=1)  # completion tokens reserved when a request sets no max_tokens
     reservation_ttl: float = Field(900.0, gt=0)  # seconds before a reservation whose request vanished is dropped
     alert_webhook: str | None = None  # OPEN_ROUTER_ALERT_WEBHOOK: budget alerts are POSTed here (a secret)
+    model_alerts: str | None = None  # OPEN_ROUTER_MODEL_ALERTS: "error_rate > 0.2 over 60s; p95 > 2s; circuit open"
+    model_alert_interval: float = Field(5.0, gt=0, le=3600)  # seconds between evaluations (gateway/model_alerts.py)
     # Operations (gateway/reload.py, gateway/lifecycle.py, gateway/observe.py)
     watch: bool = True  # reload the policy directory when it changes (serve --no-watch: off)
     reload_debounce: float = Field(0.2, ge=0.0, le=60)  # seconds of quiet before a changed set is read
@@ -126,6 +128,14 @@ class Settings(BaseModel):
     @classmethod
     def _blank_is_none(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("model_alerts")
+    @classmethod
+    def _model_alerts(cls, v: str | None) -> str | None:
+        from .model_alerts import parse_rules
+
+        parse_rules(v)  # ValueError names the rule that does not parse
+        return v
 
     @field_validator("redis")
     @classmethod

@@ -2,6 +2,7 @@
 
     GET /admin/usage   the admin key: every scope. Query: by=team,model… period=YYYY-MM[-DD] | from=…&to=…,
                        and filters team, project, app, cost_center, model, provider, key, user, rule
+    GET /admin/ledger  the admin key: the ledger writer's state (this worker's): queue, rows, spill files, errors
     GET /v1/usage      a virtual key: that key's own scope only — its team, narrowed to its project and app
                        when the key carries them. A filter naming another team, project or app is a 403;
                        the other filters narrow within the scope.
@@ -12,6 +13,7 @@ Both answer the report of gateway/billing/reports.py (groups and totals); bad pa
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import TYPE_CHECKING, Any, Mapping
 
 from quart import Quart, Response, request
@@ -72,6 +74,17 @@ def register(app: Quart, gw: Gateway) -> None:
         check_admin(request.headers, gw.settings.admin_key)
         by, period, filters = _query(request.args)
         return await answer(by, period, filters, {"all": True})
+
+    @app.get("/admin/ledger")
+    async def admin_ledger() -> Response:
+        """The ledger writer of the process that answers: queue depth, rows written / spilled / replayed,
+        spill files, failed flushes, the last flush error (its type and time, never a URL)."""
+        check_admin(request.headers, gw.settings.admin_key)
+        ledger = getattr(gw, "ledger", None)
+        if ledger is None:
+            return json_response({"enabled": False})
+        st = await asyncio.to_thread(ledger.status)  # lists the spill directory
+        return json_response({"enabled": True, "pid": os.getpid(), **st})
 
     @app.get("/v1/usage")
     async def own_usage() -> Response:

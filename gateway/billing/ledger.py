@@ -203,6 +203,7 @@ class Ledger:
         self.spilled = 0  # rows that went to a spill file
         self.replayed = 0  # rows stored from spill files
         self.failures = 0  # flushes the database refused
+        self.last_error: dict[str, Any] | None = None  # the last refused flush: error type and when (no URL)
         self.healthy = True
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -285,6 +286,7 @@ class Ledger:
                 conn.exec_driver_sql(self._sql, params)
         except Exception as exc:
             self.failures += 1
+            self.last_error = {"error": type(exc).__name__, "at": time.time(), "rows": len(batch)}
             if self.healthy:
                 log.error("ledger: the database refused a batch of %d rows (%s); rows go to %s until it "
                           "returns", len(batch), type(exc).__name__, self.spill_dir)
@@ -407,7 +409,7 @@ class Ledger:
     def status(self) -> dict[str, Any]:
         return {"queued": len(self.queue), "written": self.written, "spilled": self.spilled,
                 "replayed": self.replayed, "failed_flushes": self.failures, "healthy": self.healthy,
-                "spill_files": len(list(self._orphans())) + len(self._mine)}
+                "spill_files": len(list(self._orphans())) + len(self._mine), "last_flush_error": self.last_error}
 
 
 __all__ = ["COLUMNS", "Ledger", "LedgerRow", "PICO", "TABLE", "from_json", "from_pico", "row_for", "to_json",

@@ -2,8 +2,10 @@
 one of three stores holding the counters:
 
     memory   one process: exact, no I/O (memory.py)                    the default with one worker
-    sqlite   the worker processes of one machine: a SQLite file,       the default with --workers N > 1
-             one IMMEDIATE transaction per call, off the event loop (sqlite.py)
+    shm      the worker processes of one machine: a memory-mapped      the default with --workers N > 1
+             counter file under flock, on the loop, µs per call (shm.py)
+    sqlite   the same sharing through a SQLite file, one IMMEDIATE transaction per call, off the event
+             loop (sqlite.py): slower (bench/bench_workers.py), kept as limits_store=sqlite
     redis    replicas: one Lua script call per request (redis_store.py) --redis URL
 
     admission = from_settings(settings)        # what create_app plugs in
@@ -23,7 +25,7 @@ from .memory import MemoryStore
 def store_kind(settings: Any) -> str:
     kind = settings.limits_store
     if kind == "auto":
-        kind = "redis" if settings.redis else ("sqlite" if settings.workers > 1 else "memory")
+        kind = "redis" if settings.redis else ("shm" if settings.workers > 1 else "memory")
     return kind
 
 
@@ -38,6 +40,14 @@ def sqlite_path(settings: Any) -> Path:
     return Path("open-router-limits.db")
 
 
+def shm_path(settings: Any) -> Path:
+    """The shared-memory counter file: the limits_path setting, else beside the SQLite counter file's place
+    with the suffix .shm."""
+    if settings.limits_path:
+        return Path(settings.limits_path)
+    return sqlite_path(settings).with_suffix(".shm")
+
+
 def make_store(settings: Any) -> Any:
     kind = store_kind(settings)
     if kind == "redis":
@@ -50,6 +60,10 @@ def make_store(settings: Any) -> Any:
         from .sqlite import SQLiteStore
 
         return SQLiteStore(sqlite_path(settings))
+    if kind == "shm":
+        from .shm import ShmStore
+
+        return ShmStore(shm_path(settings))
     return MemoryStore()
 
 
@@ -66,5 +80,5 @@ def from_settings(settings: Any, store: Any = None) -> LimitsAdmission:
 
 __all__ = [
     "BudgetLine", "Hold", "LimitsAdmission", "MemoryStore", "RateLine", "Result", "StoreError", "Ticket",
-    "applies", "from_settings", "make_store", "sqlite_path", "store_kind",
+    "applies", "from_settings", "make_store", "shm_path", "sqlite_path", "store_kind",
 ]

@@ -328,8 +328,12 @@ class LimitsAdmission(Admission):
         now = self.clock()
         store = self.store
         policy_version = s.decision.policy_version if s.decision is not None else None
-        if hasattr(store, "settle_now"):
-            spent = store.settle_now(ticket.hold, ticket.amount, cost_nano, tokens, now)
+        if hasattr(store, "settle_now"):  # memory, shm: synchronous, microseconds
+            try:
+                spent = store.settle_now(ticket.hold, ticket.amount, cost_nano, tokens, now)
+            except StoreError:  # the shm file failed: retried off the request like the other stores
+                self._spawn(self._settle_async(ticket, cost_nano, tokens, now, policy_version))
+                return
             if spent:
                 self._check_alerts(ticket, spent, now, policy_version)
             return

@@ -100,7 +100,7 @@ def test_two_workers_share_the_cap(tmp_path: Any) -> None:
         b = burst([s.base_url], key, N, max_tokens=MAX_TOKENS)
         spent, _ = check_burst(b)
         row = settled(s.budgets)
-        assert s.budgets()["admission"]["store"] == "sqlite"
+        assert s.budgets()["admission"]["store"] == "shm"
         assert Decimal(row["spent"]) == spent
 
 

@@ -1,6 +1,6 @@
-"""The three stores answer alike: reserve all-or-none, block caps, downgrade steps, GCRA, settle / release,
-expiry of vanished reservations, seeding, alert claims — one test body run against memory, SQLite and a
-real Redis (its own key prefix per test)."""
+"""The stores answer alike: reserve all-or-none, block caps, downgrade steps, GCRA, settle / release,
+expiry of vanished reservations, seeding, alert claims — one test body run against memory, the
+shared-memory file, SQLite and a real Redis (its own key prefix per test)."""
 from __future__ import annotations
 
 import asyncio
@@ -15,10 +15,17 @@ from gateway.limits.memory import MemoryStore
 FAR = 2e10  # expiry far in the future
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "shm", "sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param == "shm":
+        from gateway.limits.shm import ShmStore
+
+        s = ShmStore(tmp_path / "limits.shm", slots=1024, holds=256)
+        yield s
+        s.close()
         return
     if request.param == "sqlite":
         from gateway.limits.sqlite import SQLiteStore
