@@ -299,8 +299,7 @@ def action_words(a: A.Action, s: _Style) -> str:
     if isinstance(a, A.Choose):
         models = _join(a.models)
         if a.strategy == "cheapest":
-            text = (f"send the request to the cheapest of {models} for this request (its expected cost: the "
-                    "prompt plus the expected completion at each model's prices)")
+            text = f"send the request to the cheapest of {models}"
         elif a.strategy == "fastest":
             pct = "95th-percentile" if a.by == "p95" else "median"
             text = (f"send the request to whichever of {models} answers fastest right now (lowest {pct} "
@@ -322,6 +321,9 @@ def action_words(a: A.Action, s: _Style) -> str:
                 conds.append(f"that support {f.value}")
         if conds:
             text += ", considering only models " + " and ".join(conds)
+        if a.strategy == "cheapest":
+            text += (" (cheapest for this request: its prompt plus its expected completion at each model's "
+                     "prices; a model without prices last)")
         return text
     if isinstance(a, A.Ramp):
         sticky = a.sticky or A.Sticky("key")
