@@ -162,6 +162,7 @@ class Policy:
         "_budget_index",
         "_limit_index",
         "_models_for_cache",  # set on first use by models_for
+        "_ramp_index",  # set on first use by guarded_ramps / held
     )
 
     def __init__(
@@ -316,6 +317,25 @@ class Policy:
             error=error,
             passed=passed,
         )
+
+    # ------------------------------------------------------------------ guarded ramps
+
+    def guarded_ramps(self) -> Mapping[str, Ramp]:
+        """Rule name → its ramp, for every ramp that names a guard (what the gateway watches)."""
+        try:
+            return self._ramp_index
+        except AttributeError:
+            found = {r.name: r.action for r in self.routes if isinstance(r.action, Ramp) and r.action.guard}
+            self._ramp_index = found
+            return found
+
+    def held(self, decision: Decision, why: str) -> Decision:
+        """``decision`` — a guarded ramp's, drawn for its new model — sent to the ramp's rest instead, with a
+        trace step saying why: what a tripped guard does. Pure; the gateway judges the guard."""
+        index = next(i for i, r in enumerate(self.routes) if r.name == decision.rule)
+        _, alias, plan = self._plans[index].arms[1]
+        step = TraceStep(decision.rule, f"ramp guard holds the ramp at {alias}: {why}", True, decision.rule_span)
+        return replace(decision, arm=alias, plan=plan, trace=decision.trace + (step,))
 
     # ------------------------------------------------------------------ what a caller can be served
 

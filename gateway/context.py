@@ -45,6 +45,7 @@ class Gateway:
     pipeline: Pipeline = field(init=False)
     reloader: Reloader = field(init=False)
     audit: Any = None  # gateway/audit.py AuditLog, when the database holds one
+    ramp_guards: Any = None  # gateway/ramp_guard.py RampGuards: holds guarded ramps after decide
 
 
 __all__ = ["Gateway"]
