@@ -43,7 +43,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     """The gateway app. Raises dsl.PolicyError when the policy does not load (the CLI reports it), and
     KeyStoreUnavailable when the key database cannot be read (its subjects are checked against the
     policy's budgets and limits: ``gw.policies.subject_warnings``)."""
-    from .api import admin, budgets, usage, v1, ws
+    from .api import admin, budgets, experiments, usage, v1, ws
     from .api.fast import FastPath
 
     loaded = policy or load_policy_dir(Path(settings.policies))
@@ -152,6 +152,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     v1.register(app, gw)
     admin.register(app, gw)
     usage.register(app, gw)
+    experiments.register(app, gw)
     budgets.register(app, gw)
     ws.register(app, gw)
     # POST /v1/chat/completions and /v1/embeddings are answered on ASGI, around Quart (gateway/api/fast.py).
