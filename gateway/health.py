@@ -66,7 +66,7 @@ class ModelStatus:
         "provider", "upstream", "model", "aliases", "latency_ewma_ms", "error_rate", "in_flight",
         "last_error", "requests", "failures", "client_errors", "consecutive_failures", "state",
         "opened_at", "probing", "_board", "_lat", "_ttft", "_outcomes", "_tps", "throttled_until",
-        "_completion", "cached_ratio",
+        "_completion", "cached_ratio", "_appends", "_sorted",
     )
 
     def __init__(self, board: HealthBoard, provider: str, upstream: str, model: str) -> None:
@@ -94,6 +94,8 @@ class ModelStatus:
         self.throttled_until = 0.0  # the upstream said 429 with Retry-After: not before this (board clock)
         self._completion: dict[str | None, list[float]] = {}  # task → [count, mean completion tokens]
         self.cached_ratio: float | None = None  # mean share of prompt tokens served from the provider's cache
+        self._appends = [0, 0]  # latency, ttft samples ever added: with the length, the sorted cache's key
+        self._sorted: dict[str, tuple[tuple[int, int], list[float]]] = {}
 
     # ----------------------------------------------------------------- windows
 
@@ -158,11 +160,33 @@ class ModelStatus:
         return left
 
     def percentile(self, q: float, what: str = "latency") -> float | None:
-        """The q-quantile (0..1, interpolated) of the window's latencies (or "ttft"); None when empty."""
-        return _quantile(sorted(self._recent(self._lat if what == "latency" else self._ttft)), q)
+        """The q-quantile (0..1, interpolated) of the window's latencies (or "ttft"); None when empty.
+        The sorted window is cached until a sample arrives or leaves (`fastest` asks on every request)."""
+        latency = what == "latency"
+        dq = self._lat if latency else self._ttft
+        b = self._board
+        if b.retain > b.window:  # samples kept beyond the window (ramp guards): filter, no cache
+            return _quantile(sorted(self._recent(dq)), q)
+        self._prune(dq)
+        if not dq:
+            return None
+        key = (self._appends[0 if latency else 1], len(dq))
+        got = self._sorted.get(what)
+        if got is None or got[0] != key:
+            got = self._sorted[what] = (key, sorted([v for _, v in dq]))
+        return _quantile(got[1], q)
+
+    def _prune(self, dq: deque) -> None:
+        horizon = self._board.clock() - self._board.retain
+        while dq and dq[0][0] < horizon:
+            dq.popleft()
 
     def samples(self) -> int:
-        return len(self._recent(self._lat))
+        b = self._board
+        if b.retain > b.window:
+            return len(self._recent(self._lat))
+        self._prune(self._lat)
+        return len(self._lat)
 
     def window_error_rate(self) -> tuple[float, int]:
         """(failures / outcomes, outcomes) over the window."""
@@ -175,6 +199,7 @@ class ModelStatus:
         now = self._board.clock()
         if ttft_ms is not None:
             self._ttft.append((now, ttft_ms))
+            self._appends[1] += 1
         if output_tokens and seconds and seconds > 0:
             self._tps.append((now, output_tokens / seconds))
 
@@ -219,6 +244,7 @@ class ModelStatus:
         b = self._board
         now = b.clock()
         self._lat.append((now, latency_ms))
+        self._appends[0] += 1
         self._outcomes.append((now, True))
         self.requests += 1
         prev = self.latency_ewma_ms
