@@ -90,11 +90,56 @@ def timeit(fn, arg, calls: int) -> dict:
     return {"p50_us": samples[len(samples) // 2] / 1000, "p99_us": samples[int(len(samples) * 0.99)] / 1000}
 
 
+def fit_complexity(paths: list[Path]) -> None:
+    """Coordinate search for dsl.classify._CX_W on the labelled sets given: prints the weights that agree
+    most with the labels (paste them into dsl/classify.py) and the agreement before and after."""
+    import dsl.classify as C
+    captured: list[dict] = []
+    orig = C.complexity_features
+
+    def spy(*a, **k):
+        f = orig(*a, **k)
+        captured.append(f)
+        return f
+    C.complexity_features = spy
+    rows = []
+    for path in paths:
+        for rec in load(path):
+            captured.clear()
+            classify(body_of(rec))
+            if captured:
+                rows.append((captured[-1], rec["complexity"]))
+    C.complexity_features = orig
+    keys = list(C._CX_W)
+
+    def agree(w: dict) -> float:
+        ok = 0
+        for f, gold in rows:
+            ok += C.complexity_label(C._clip(sum(w[k] * f[k] for k in keys))) == gold
+        return ok / len(rows)
+    w = dict(C._CX_W)
+    before = agree(w)
+    grid = [round(-0.5 + 0.05 * i, 2) for i in range(31)]
+    for _ in range(4):
+        for k in keys:
+            best = max(grid, key=lambda v: (agree({**w, k: v}), -abs(v - w[k])))
+            w[k] = best
+    print(f"complexity agreement on {len(rows)} prompts: {before:.3f} -> {agree(w):.3f}")
+    print("_CX_W =", json.dumps(w))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=5000)
     ap.add_argument("--errors", action="store_true", help="list the misclassified prompts")
+    ap.add_argument("--fit-complexity", nargs="*", metavar="SET",
+                    help="fit the complexity weights on these tests/data sets (default: eval + holdouts 1-3)")
     args = ap.parse_args()
+    if args.fit_complexity is not None:
+        names = args.fit_complexity or ["classify_eval.jsonl", "classify_holdout.jsonl", "classify_holdout2.jsonl",
+                                        "classify_holdout3.jsonl"]
+        fit_complexity([DATA.parent / n for n in names])
+        return
     res = evaluate(load())
     print(f"prompts {res['n']}  accuracy {res['accuracy']:.3f}  macro-F1 {res['macro_f1']:.3f}  "
           f"complexity agreement {res['complexity_agreement']:.3f}")
@@ -109,13 +154,17 @@ def main() -> None:
     if args.errors:
         for w in res["wrong"]:
             print("  wrong:", *w)
-    # Held-out sets from the same guide: holdout.jsonl was seen once (its misses led to broader word lists,
-    # so it is no longer blind); holdout2.jsonl was written after all tuning and never tuned on.
-    for name in ("classify_holdout.jsonl", "classify_holdout2.jsonl"):
-        path = DATA.parent / name
-        if path.exists():
-            h = evaluate(load(path))
-            print(f"{name}: prompts {h['n']}  accuracy {h['accuracy']:.3f}  macro-F1 {h['macro_f1']:.3f}")
+    # Every set in tests/data, one line each. Held-out sets from the same guide: holdout.jsonl was seen once
+    # (its misses led to broader word lists, so it is no longer blind); holdout2.jsonl was written after
+    # the first tuning; holdout3.jsonl was written blind before the second round (its first figure is the
+    # honest estimate, later figures are not blind); holdout4.jsonl was written blind after it.
+    for path in sorted(DATA.parent.glob("classify_*.jsonl")):
+        h = evaluate(load(path))
+        print(f"{path.name:<26} prompts {h['n']:>4}  accuracy {h['accuracy']:.3f}  macro-F1 {h['macro_f1']:.3f}  "
+              f"complexity agreement {h['complexity_agreement']:.3f}")
+        if args.errors and path != DATA:
+            for w in h["wrong"]:
+                print("  wrong:", *w)
     one_line = {"model": "x", "messages": [{"role": "user", "content": "Write a haiku about the sea at night."}]}
     long = conversation(2000)
     print(f"2,000-token conversation: {estimate_chat_tokens(long)} estimated tokens, {len(long['messages'])} turns")

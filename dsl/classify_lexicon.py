@@ -15,7 +15,15 @@ cues, 1 for weak ones.
 """
 from __future__ import annotations
 
-__all__ = ["COMPLEXITY_CUES", "PHRASES", "STEMS", "WORDS", "CONSTRAINT_CUES", "STEP_CUES"]
+import re
+
+from . import classify_lex_cjk as _cjk
+from . import classify_lex_de_ru as _de_ru
+from . import classify_lex_en as _en
+from . import classify_lex_romance as _romance
+
+__all__ = ["CJK_BY_CHAR", "COMPLEXITY_CUES", "CONSTRAINT_CUES", "PHRASES_BY_WORD", "STEMS", "STEP_CUES", "SUFFIXES",
+           "WORDS"]
 
 CODE, MATH, CREATIVE, SUMMARY, TRANSLATE, EXTRACT, CHAT = (
     "code", "math", "creative", "summarization", "translation", "extraction", "chat")
@@ -234,18 +242,52 @@ _PHRASES: dict[str, list[tuple[str, float]]] = {
 }
 
 
-def _index(src: dict[str, list[tuple[str, float]]]) -> dict[str, tuple[tuple[str, float], ...]]:
-    out: dict[str, list[tuple[str, float]]] = {}
-    for task, entries in src.items():
-        for word, weight in entries:
-            if weight > 0:
-                out.setdefault(word, []).append((task, float(weight)))
-    return {k: tuple(v) for k, v in out.items()}
+_TECH = ("python", "javascript", "typescript", "java", "rust", "go", "golang", "kotlin", "swift", "c++", "c#",
+         "ruby", "php", "bash", "powershell", "sql", "react", "django", "flask", "excel vba", "vba", "css", "html",
+         "node", "docker", "git", "linux", "pandas", "numpy", "spring", "rails", "scala", "haskell", "perl", "lua")
+_PREPS = ("in", "with", "using", "en", "em", "con", "com", "mit", "avec", "на")
+# "… in Python?", "… en JavaScript", "用Python…", "Pythonで…": asking how to do something in a technology.
+_TECH_PHRASES = [(f"{prep} {t}", 3.0) for t in _TECH for prep in _PREPS if t not in ("go", "git", "node")] + \
+    [(f"{t}{suffix}", 3.0) for t in _TECH for suffix in ("で", "里", "中", "怎么", "の")] + \
+    [(f"用{t}", 3.0) for t in _TECH]
 
 
-WORDS = _index(_W)
-STEMS = _index(_STEMS)
-PHRASES = tuple((p, cues) for p, cues in _index(_PHRASES).items())
+def _merge(*sources: dict[str, list[tuple[str, float]]]) -> dict[str, tuple[tuple[str, float], ...]]:
+    """word → ((task, weight), ...); a later source overrides an earlier one for the same word and task,
+    and a weight of 0 or less removes the cue."""
+    table: dict[str, dict[str, float]] = {}
+    for src in sources:
+        for task, entries in src.items():
+            for word, weight in entries:
+                table.setdefault(word, {})[task] = float(weight)
+    return {w: tuple((t, wt) for t, wt in per.items() if wt > 0) for w, per in table.items()
+            if any(wt > 0 for wt in per.values())}
+
+
+def _is_cjk(s: str) -> bool:
+    return any(ch >= "\u2e80" for ch in s)
+
+
+WORDS = _merge(_W, _en.WORDS, _romance.WORDS, _de_ru.WORDS)
+STEMS = _merge(_STEMS, _en.STEMS, _romance.STEMS, _de_ru.STEMS)
+SUFFIXES = _merge(_en.SUFFIXES, _romance.SUFFIXES, _de_ru.SUFFIXES)
+_ALL_PHRASES = _merge(_PHRASES, {CODE: _TECH_PHRASES}, _en.PHRASES, _romance.PHRASES, _de_ru.PHRASES, _cjk.PHRASES)
+_FIRST = re.compile(r"[^\W\d_][\w+#;'/\-]*")
+
+# Latin and Cyrillic phrases, found from their first word; a one-word phrase is a WORDS entry already.
+PHRASES_BY_WORD: dict[str, tuple[tuple[str, tuple[tuple[str, float], ...]], ...]] = {}
+# Chinese and Japanese phrases, found by substring, indexed by their first character, with their negatives.
+CJK_BY_CHAR: dict[str, tuple[tuple[str, tuple[tuple[str, float], ...], tuple[str, ...]], ...]] = {}
+for _phrase, _cues in _ALL_PHRASES.items():
+    if _is_cjk(_phrase):
+        CJK_BY_CHAR[_phrase[0]] = CJK_BY_CHAR.get(_phrase[0], ()) + ((_phrase, _cues, _cjk.NEGATIVES.get(_phrase, ())),)
+        continue
+    _m = _FIRST.match(_phrase)
+    if _m is None or _m.group() == _phrase.strip():
+        continue
+    _key = _m.group().strip("'-;/")
+    PHRASES_BY_WORD[_key] = PHRASES_BY_WORD.get(_key, ()) + ((_phrase, _cues),)
+del _phrase, _cues, _m, _key
 
 # Complexity: cues of reasoning depth, of explicit constraints, and of multi-step instructions.
 COMPLEXITY_CUES = (

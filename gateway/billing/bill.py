@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .allocation import UNASSIGNED, SharedCost, allocate, largest_remainder
-from .ledger import TABLE
+from .ledger import TABLE, from_pico
 from .pricing import to_cents
 from .reports import Period, _where
 
@@ -78,11 +78,11 @@ def make_bill(engine: sa.Engine, period: Period, ps: Any) -> dict[str, Any]:
     with engine.connect() as conn:
         models = conn.execute(
             sa.select(c.provider, c.model, c.currency, sa.func.count(), sa.func.sum(c.prompt_tokens),
-                      sa.func.sum(c.completion_tokens), sa.func.sum(c.cached_tokens), sa.func.sum(c.cost),
+                      sa.func.sum(c.completion_tokens), sa.func.sum(c.cached_tokens), sa.func.sum(c.cost_pico),
                       sa.func.sum(sa.case((c.priced.is_(False), 1), else_=0)))
             .where(*where).group_by(c.provider, c.model, c.currency)
             .order_by(c.provider, c.model)).all()
-        by_cc = conn.execute(sa.select(c.cost_center, sa.func.sum(c.cost)).where(*where)
+        by_cc = conn.execute(sa.select(c.cost_center, sa.func.sum(c.cost_pico)).where(*where)
                              .group_by(c.cost_center)).all()
         scope_usage: dict[tuple[str, str], dict[str, Decimal]] = {}
         for s in shared:
@@ -90,18 +90,18 @@ def make_bill(engine: sa.Engine, period: Period, ps: Any) -> dict[str, Any]:
                 continue
             col = {"team": c.team, "project": c.project, "app": c.app, "cost_center": c.cost_center,
                    "key": c.key_id}[s.scope[0]]
-            rows = conn.execute(sa.select(c.cost_center, sa.func.sum(c.cost)).where(*where, col == s.scope[1])
+            rows = conn.execute(sa.select(c.cost_center, sa.func.sum(c.cost_pico)).where(*where, col == s.scope[1])
                                 .group_by(c.cost_center)).all()
-            scope_usage[s.scope] = {(cc or UNASSIGNED): Decimal(v or 0) for cc, v in rows}
+            scope_usage[s.scope] = {(cc or UNASSIGNED): from_pico(v) for cc, v in rows}
     currencies = sorted({m[2] for m in models}) or [currency or "USD"]
-    exact_total = sum((Decimal(m[7] or 0) for m in models), Decimal(0))
-    labels = {f"{m[0]}|{m[1]}|{m[2]}": Decimal(m[7] or 0) for m in models}
+    exact_total = sum((from_pico(m[7]) for m in models), Decimal(0))
+    labels = {f"{m[0]}|{m[1]}|{m[2]}": from_pico(m[7]) for m in models}
     cents = largest_remainder(exact_total, labels) if exact_total > 0 else {}
     lines = [{"provider": m[0], "model": m[1], "currency": m[2], "requests": m[3],
               "prompt_tokens": int(m[4] or 0), "completion_tokens": int(m[5] or 0), "cached_tokens": int(m[6] or 0),
               "cost": str(cents.get(f"{m[0]}|{m[1]}|{m[2]}", Decimal("0.00"))), "unpriced_requests": int(m[8] or 0)}
              for m in models]
-    direct = {(cc or UNASSIGNED): Decimal(v or 0) for cc, v in by_cc}
+    direct = {(cc or UNASSIGNED): from_pico(v) for cc, v in by_cc}
     alloc = allocate(direct, scope_usage, shared, centers)
     sections = [{"cost_center": name, "direct": str(line.direct), "allocated": str(line.allocated),
                  "total": str(line.total), "shares": {k: str(v) for k, v in sorted(line.from_shares.items())}}

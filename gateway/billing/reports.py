@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 import sqlalchemy as sa
 
 from .allocation import largest_remainder
-from .ledger import TABLE
+from .ledger import TABLE, from_pico
 from .pricing import to_cents
 
 # Report dimension (as the CLI and the API spell it) → ledger column.
@@ -124,7 +124,7 @@ def report(engine: sa.Engine, by: Iterable[str] = (), period: Period = Period(No
     cols = [GROUPS[k] for k in keys] + ["currency"]
     c = TABLE.c
     group_cols = [c[n] for n in cols]
-    q = (sa.select(*group_cols, c.status, c.cost, c.prompt_tokens, c.completion_tokens, c.cached_tokens,
+    q = (sa.select(*group_cols, c.status, c.cost_pico, c.prompt_tokens, c.completion_tokens, c.cached_tokens,
                    c.reasoning_tokens, c.latency_ms, c.priced, c.usage_estimated)
          .where(*_where(period, filters)))
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -144,7 +144,7 @@ def report(engine: sa.Engine, by: Iterable[str] = (), period: Period = Period(No
             g["completion_tokens"] += row.completion_tokens
             g["cached_tokens"] += row.cached_tokens
             g["reasoning_tokens"] += row.reasoning_tokens
-            g["cost"] += Decimal(row.cost)
+            g["cost"] += from_pico(row.cost_pico)
             g["unpriced_requests"] += not row.priced
             g["estimated_requests"] += bool(row.usage_estimated)
             latencies[gk].append(row.latency_ms)
@@ -197,9 +197,9 @@ def _shape(keys: list[str], cols: list[str], period: Period, groups: dict[tuple[
 def spend(engine: sa.Engine, scope_column: str, subject: str, since: datetime) -> Decimal:
     """A scope's exact spend since ``since`` (budgets rebuild from it at start)."""
     c = TABLE.c
-    q = sa.select(sa.func.coalesce(sa.func.sum(c.cost), 0)).where(c[scope_column] == subject, c.ts >= since)
+    q = sa.select(sa.func.coalesce(sa.func.sum(c.cost_pico), 0)).where(c[scope_column] == subject, c.ts >= since)
     with engine.connect() as conn:
-        return Decimal(conn.execute(q).scalar_one())
+        return from_pico(conn.execute(q).scalar_one())
 
 
 __all__ = ["FILTERS", "GROUPS", "Period", "ReportError", "parse_by", "parse_period", "report", "spend"]

@@ -14,26 +14,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..billing.ledger import TABLE, from_pico
+
 log = logging.getLogger("open_router.limits")
 
-_meta = sa.MetaData()
-LEDGER = sa.Table(
-    "ledger", _meta,
-    sa.Column("request_id", sa.String(128), primary_key=True),
-    sa.Column("ts", sa.DateTime(timezone=True)),
-    sa.Column("key_id", sa.String(32)),
-    sa.Column("team", sa.String(200)),
-    sa.Column("project", sa.String(200)),
-    sa.Column("app", sa.String(200)),
-    sa.Column("cost_center", sa.String(200)),
-    sa.Column("cost", sa.Numeric(24, 12)),
-    sa.Column("currency", sa.String(3)),
-)
+LEDGER = TABLE  # the ledger's one table definition (gateway/billing/ledger.py)
 SCOPE_COLUMNS = {"key": "key_id", "team": "team", "project": "project", "app": "app", "cost_center": "cost_center"}
 
 
 class LedgerSums:
-    """SUM(cost) over the ledger for one budget's subject, currency and period; one engine, made lazily."""
+    """SUM(cost_pico) over the ledger for one budget's subject, currency and period; one engine, made lazily."""
 
     def __init__(self, url: str, engine: Any = None) -> None:
         self.url = url
@@ -51,13 +41,13 @@ class LedgerSums:
     def spent(self, scope: str, subject: str, currency: str, start: float, end: float) -> Decimal:
         """Blocking (call it from a thread). Raises on a database error."""
         col = LEDGER.c[SCOPE_COLUMNS[scope]]
-        q = sa.select(sa.func.coalesce(sa.func.sum(LEDGER.c.cost), 0)).where(
+        q = sa.select(sa.func.coalesce(sa.func.sum(LEDGER.c.cost_pico), 0)).where(
             col == subject, LEDGER.c.currency == currency,
             LEDGER.c.ts >= datetime.fromtimestamp(start, timezone.utc),
             LEDGER.c.ts < datetime.fromtimestamp(end, timezone.utc))
         with self.engine().connect() as conn:
             value = conn.execute(q).scalar()
-        return Decimal(str(value or 0))
+        return from_pico(value)
 
     def close(self) -> None:
         if self._engine is not None:

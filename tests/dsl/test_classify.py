@@ -43,6 +43,43 @@ def test_accuracy_on_the_evaluation_set_is_at_least_90_percent() -> None:
     assert right / len(recs) >= 0.9, f"{right}/{len(recs)}"
 
 
+def _load(name: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+HELD_OUT = ("classify_holdout.jsonl", "classify_holdout2.jsonl", "classify_holdout3.jsonl", "classify_holdout4.jsonl")
+
+
+def test_accuracy_on_the_union_of_the_held_out_sets() -> None:
+    """Four sets written from the guide alone (439 prompts). Sets 1-3 were later used to find missing ways of
+    asking; set 4 was measured once, blind (0.788), and is kept out of tuning. The bar is what the union
+    honestly reaches (0.93 when set 4 was added), with a margin."""
+    recs = [r for name in HELD_OUT for r in _load(name)]
+    assert len(recs) >= 400 and {r["lang"] for r in recs} >= {"en", "zh", "es", "fr", "de", "ja", "ru", "pt"}
+    right = sum(classify(_body(r)).task == r["task"] for r in recs)
+    assert right / len(recs) >= 0.9, f"{right}/{len(recs)}"
+
+
+def test_complexity_agrees_with_the_labels_most_of_the_time() -> None:
+    recs = _load("classify_eval.jsonl") + [r for name in HELD_OUT for r in _load(name)]
+    agree = sum(classify(_body(r)).complexity == r["complexity"] for r in recs)
+    assert agree / len(recs) >= 0.7, f"{agree}/{len(recs)}"
+
+
+@pytest.mark.parametrize("text,task", [
+    ("Render this paragraph in formal German: We regret to inform you that your application was not successful.",
+     "translation"),
+    ("Denk dir eine Gutenachtgeschichte für meinen Sohn aus.", "creative"),  # a compound, read by its ending
+    ("下面的简历中，候选人读过哪些学校？分别列出来。\n\n2012-2016 浙江大学 计算机科学学士", "extraction"),  # 计算机 is no maths
+    ("Which request ids returned a 5xx in this log?\n\n08:00:02 req=a82 POST /checkout 503 1200ms\n"
+     "08:00:04 req=a84 POST /checkout 500 88ms\n", "extraction"),  # numbers in a log are not maths
+    ("What's 18 times 23?", "math"),
+    ("Is calculus hard to learn as an adult?", "chat"),
+])
+def test_the_operation_and_the_ways_of_asking(text: str, task: str) -> None:
+    assert classify(_user(text)).task == task, classify(_user(text)).evidence
+
+
 @pytest.mark.parametrize("text,task", [
     ("Translate the comments in this code into English:\n\n# 计算总和\ntotal = sum(xs)  # 返回结果\n", "translation"),
     ("Summarize this code review thread:\n\n@ana: the lock is held too long\n@bo: fixed, batched to 500 rows\n",

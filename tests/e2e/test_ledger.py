@@ -19,7 +19,7 @@ import openai
 import pytest
 import sqlalchemy as sa
 
-from gateway.billing.ledger import TABLE
+from gateway.billing.ledger import TABLE, from_pico
 from tests.e2e.conftest import Fakes, fakes_policy
 from tests.gateway.conftest import GatewayServer, policy_dir
 from tests.gateway.fakes import Behaviour
@@ -110,7 +110,7 @@ def test_every_request_is_one_row_with_its_tokens_and_cost(server: GatewayServer
             ("eng", "proj", "tests", "cc-1", server.key_id)
         if model is not None:
             pin, pout = PRICES[model]
-            assert Decimal(row.cost) == (prompt * pin + completion * pout) / Decimal(1_000_000), r
+            assert from_pico(row.cost_pico) == (prompt * pin + completion * pout) / Decimal(1_000_000), r
             assert row.priced and not row.usage_estimated
     assert found["e2e-7"].attempts == 2 and found["e2e-7"].rule == "failover"
     cut = found[f"e2e-{n}"]
@@ -127,10 +127,10 @@ def test_a_report_adds_up_to_its_rows(server: GatewayServer) -> None:
     total = data["totals"][0]
     engine = server.gw.keys.engine
     with engine.connect() as conn:
-        n, cost, prompt = conn.execute(sa.select(sa.func.count(), sa.func.sum(TABLE.c.cost),
+        n, cost, prompt = conn.execute(sa.select(sa.func.count(), sa.func.sum(TABLE.c.cost_pico),
                                                  sa.func.sum(TABLE.c.prompt_tokens))).one()
     assert total["requests"] == n >= len(all_rows)
-    assert Decimal(total["cost_exact"]) == Decimal(cost) and total["prompt_tokens"] == prompt
+    assert Decimal(total["cost_exact"]) == from_pico(cost) and total["prompt_tokens"] == prompt
     assert sum(g["requests"] for g in data["groups"]) == n
     assert sum(Decimal(g["cost"]) for g in data["groups"]) == Decimal(total["cost"])  # to the cent
     for bad, param in (("by=colour", "by"), ("period=2026-13", "period"), ("from=2026-11-05&to=2026-11-01", "from"),

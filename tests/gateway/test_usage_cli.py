@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from gateway.billing.ledger import TABLE
+from gateway.billing.ledger import TABLE, to_pico
 from gateway.db import make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ def _row(i: int, team: str, cc: str | None, cost: str, status: int = 200, model:
             "cost_center": cc, "user": None, "requested_model": model, "model": model, "upstream": "x",
             "provider": "p", "rule": "default", "arm": None, "attempts": 1, "status": status, "error_code": None,
             "prompt_tokens": 100, "completion_tokens": 50, "cached_tokens": 0, "reasoning_tokens": 0,
-            "cost": Decimal(cost), "currency": "USD", "priced": True, "usage_estimated": False,
+            "cost_pico": to_pico(Decimal(cost)), "currency": "USD", "priced": True, "usage_estimated": False,
             "latency_ms": latency, "ttft_ms": None, "stream": False, "policy_version": "v1"}
 
 

@@ -42,7 +42,9 @@ def upgrade() -> None:
         sa.Column("completion_tokens", sa.Integer, nullable=False, server_default="0"),
         sa.Column("cached_tokens", sa.Integer, nullable=False, server_default="0"),
         sa.Column("reasoning_tokens", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("cost", sa.Numeric(24, 12), nullable=False, server_default="0"),
+        # Exact on every database: SQLite has no decimal type (a Numeric column is stored as a float there),
+        # so money is an integer count of 1e-12 of the currency unit (Decimal(cost_pico) / 10**12).
+        sa.Column("cost_pico", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("currency", sa.String(3), nullable=False, server_default="USD"),
         sa.Column("priced", sa.Boolean, nullable=False, server_default=sa.true()),
         sa.Column("usage_estimated", sa.Boolean, nullable=False, server_default=sa.false()),

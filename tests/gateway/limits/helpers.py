@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gateway.billing.ledger import from_pico
 from gateway.limits.ledger import LEDGER
 
 REPO = Path(__file__).resolve().parents[3]
@@ -97,7 +98,7 @@ def ledger_sum(db_url: str) -> Decimal:
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
-            return Decimal(str(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(LEDGER.c.cost), 0))).scalar()))
+            return from_pico(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(LEDGER.c.cost_pico), 0))).scalar())
     finally:
         engine.dispose()
 
