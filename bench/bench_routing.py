@@ -149,7 +149,8 @@ def main() -> None:
                     fonly += timed(facts_only, args.calls // 10)
             finally:
                 gc.enable()
-            row = {"shape": shape, "route": label, "rule": d.rule, "strategy": d.plan.strategy,
+            row = {"shape": shape, "route": f"{label.split(':')[0]} ({d.plan.strategy}, task {facts.task})"
+                   if team != "nobody" else label, "rule": d.rule, "strategy": d.plan.strategy,
                    "prompt_tokens": facts.prompt_tokens, "task": facts.task, "picked": picked[0].model if picked else None,
                    "decide_p50_us": round(pct(dec, 0.5), 2), "decide_p99_us": round(pct(dec, 0.99), 2),
                    "step_p50_us": round(pct(whole, 0.5), 2), "step_p99_us": round(pct(whole, 0.99), 2)}

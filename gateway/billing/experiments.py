@@ -20,13 +20,12 @@ other 4xx are the client's and count as requests only. The baseline is the arm w
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from statistics import NormalDist
 from typing import Any
 
 import sqlalchemy as sa
 
-from .ledger import TABLE
+from .ledger import TABLE, from_pico
 from .reports import Period, _where
 
 __all__ = ["MIN_SAMPLES", "experiment_report", "t_quantile", "welch", "wilson"]
@@ -123,7 +122,7 @@ def experiment_report(engine: sa.Engine, rule: str, period: Period = Period(None
     """The report as JSON-ready data: ``arms`` (one object per arm), ``differences`` (each other arm minus
     the baseline) and ``warnings``."""
     c = TABLE.c
-    q = (sa.select(c.arm, c.status, c.latency_ms, c.ttft_ms, c.cost, c.priced, c.prompt_tokens, c.completion_tokens)
+    q = (sa.select(c.arm, c.status, c.latency_ms, c.ttft_ms, c.cost_pico, c.priced, c.prompt_tokens, c.completion_tokens)
          .where(c.rule == rule, *_where(period, {})))
     per: dict[str, dict[str, list[float]]] = {}
     errors: dict[str, int] = {}
@@ -139,7 +138,7 @@ def experiment_report(engine: sa.Engine, rule: str, period: Period = Period(None
             if ttft is not None:
                 got["ttft_ms"].append(float(ttft))
             if priced and cost is not None:
-                got["cost"].append(float(Decimal(cost)))
+                got["cost"].append(float(from_pico(cost)))
             else:  # an unpriced model's row: its cost is unknown, not 0
                 unpriced[key] = unpriced.get(key, 0) + 1
             got["tokens"].append(float((prompt or 0) + (completion or 0)))

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.billing.experiments import experiment_report, newcombe, t_quantile, welch, wilson
-from gateway.billing.ledger import TABLE
+from gateway.billing.ledger import TABLE, to_pico
 from gateway.billing.reports import parse_period
 from gateway.db import make_engine, upgrade
 from tests.gateway.conftest import ADMIN_KEY, GatewayServer, policy_dir
@@ -30,7 +30,7 @@ def rows(arm: str, n: int, latency: float, error_rate: float, cost: str, rng: ra
         yield {"id": f"{rule}-{arm}-{i}", "request_id": f"r-{arm}-{i}", "ts": T0 + timedelta(minutes=i),
                "route": "/v1/chat/completions", "rule": rule, "arm": arm, "model": arm,
                "status": 503 if rng.random() < error_rate else 200, "latency_ms": rng.gauss(latency, 10.0),
-               "ttft_ms": rng.gauss(latency / 2, 5.0), "cost": Decimal(cost), "prompt_tokens": 100,
+               "ttft_ms": rng.gauss(latency / 2, 5.0), "cost_pico": to_pico(Decimal(cost)), "prompt_tokens": 100,
                "completion_tokens": 50 + (i % 3), "priced": True}
 
 
