@@ -83,6 +83,23 @@ class Model:
     capabilities: frozenset[str] = frozenset()
     span: Span = _span()
     price_cached_in: Decimal | None = None  # per 1M cached input tokens; None: at price_in
+    # `quality code 0.86, math 0.78, default 0.7`: (task, score in 0..1) as written; "default" for the rest
+    quality: tuple[tuple[str, Decimal], ...] = ()
+
+
+QUALITY_DEFAULT = "default"  # the quality key that scores every task the model names no score for
+
+
+def quality_for(m: Model, task: str | None) -> Decimal | None:
+    """``m``'s declared quality for ``task`` (its `default` score when it names none for that task), or
+    None when it declares neither: such a model fails every quality bar (a bar is a promise)."""
+    found: Decimal | None = None
+    for name, score in m.quality:
+        if name == task:
+            return score
+        if name == QUALITY_DEFAULT:
+            found = score
+    return found
 
 
 def price_per_million(m: Model) -> Decimal:
@@ -279,10 +296,12 @@ STRATEGIES = ("cheapest", "fastest", "least_busy", "round_robin")
 
 @dataclass(frozen=True)
 class Filter:
-    """A where-clause of ``choose``: ``tier >= standard`` or ``supports tools``."""
+    """A where-clause of ``choose``: ``tier >= standard``, ``supports tools`` or ``quality >= 0.8``. Tier
+    and supports are settled when the policy compiles; quality depends on the request's task, so it is
+    applied when a request is decided (the compiler lays out one plan per task)."""
 
-    what: str  # "tier" | "supports"
-    op: str | None = None  # for tier: == != < <= > >=
+    what: str  # "tier" | "supports" | "quality"
+    op: str | None = None  # for tier and quality: == != < <= > >=
     value: str = ""
     span: Span = _span()
 
@@ -292,6 +311,35 @@ class Choose:
     strategy: str  # one of STRATEGIES
     models: tuple[str, ...]
     filters: tuple[Filter, ...] = ()
+    span: Span = _span()
+    by: str | None = None  # `choose fastest by p95`: the latency percentile (p50 when None)
+
+
+CHOOSE_BY = ("p50", "p95")  # what `fastest` may rank on
+GUARD_METRICS = ("error_rate", "p50", "p95", "ttft_p50", "ttft_p95")  # what a ramp's guard may test
+
+
+@dataclass(frozen=True)
+class GuardTest:
+    """One test of a guard: ``error_rate > 5%`` (``percent`` set) or ``p95 > 4s`` (``duration`` set)."""
+
+    metric: str  # one of GUARD_METRICS
+    op: str  # > or >= (the checker rejects the others)
+    percent: Decimal | None = None
+    duration: Duration | None = None
+    number: Decimal | None = None  # written without a unit: the checker asks for one
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Guard:
+    """``guard TEST or TEST over WINDOW [on MODEL]``: while any test holds for ``model``'s live status over
+    the window (None: the ramp's new model), the ramp holds: requests drawn for the new model go to the
+    rest. It resumes on its own once the tests no longer hold."""
+
+    tests: tuple[GuardTest, ...]
+    window: Duration
+    model: str | None = None
     span: Span = _span()
 
 
@@ -308,6 +356,7 @@ class Ramp:
     rest: str
     sticky: Sticky | None = None  # None: sticky by key, so one caller sees one model on a given day
     span: Span = _span()
+    guard: Guard | None = None
 
 
 Action = Union[Use, Split, Choose, Ramp]

@@ -103,6 +103,7 @@ from .check_budgets import BudgetChecks
 from .check_costs import CostChecks
 from .check_providers import ProviderChecks
 from .check_routes import RouteChecks
+from .check_strategies import StrategyChecks
 from .check_capabilities import check_capabilities
 from .errors import Diagnostic, PolicyError
 from .secrets import mask_key_shapes, redact_line
@@ -110,7 +111,7 @@ from .secrets import mask_key_shapes, redact_line
 __all__ = ["check", "check_budget_subjects", "check_text", "DEFAULT_RETRIED"]
 
 
-class _Checker(ProviderChecks, BudgetChecks, CostChecks, RouteChecks):
+class _Checker(ProviderChecks, BudgetChecks, CostChecks, RouteChecks, StrategyChecks):
     """Every group of checks over one policy set, in a fixed order (later checks read what earlier ones
     recorded: the declared providers and models)."""
 
@@ -121,6 +122,7 @@ class _Checker(ProviderChecks, BudgetChecks, CostChecks, RouteChecks):
         self.check_budgets_and_limits()
         self.check_costs()
         self.check_routes()
+        self.check_strategies()
         self.check_conditions()
         self.check_unused()
         return self.finish()

@@ -50,13 +50,16 @@ from .decision import Facts, Plan, Target
 from .dnf import TooLarge, to_dnf
 from .errors import Diagnostic, PolicyError
 from .atoms import eval_atom
+from .quality import quality_tasks
+from .quality import verdict as quality_verdict
 from .reference import eval_cond
 from .tree import BUCKETS, Column, Leaf, Lit, Policy, RoutePlan, Row, Switch
 
 __all__ = ["MAX_DNF", "ORDERED_STRATEGIES", "column_getter", "compile_policy", "implicit_default"]
 
 MAX_DNF = 64  # conjunctions per route before it is kept whole (an opaque row)
-ORDERED_STRATEGIES = {"fastest", "least_busy", "round_robin"}  # ordered live by the executor
+LIVE_STRATEGIES = {"cheapest", "fastest", "least_busy", "round_robin"}  # ordered per request by the executor
+ORDERED_STRATEGIES = LIVE_STRATEGIES - {"cheapest"}  # (kept for importers: the ones on live status)
 
 
 def implicit_default() -> Route:
@@ -134,8 +137,8 @@ def _route_plan(route: Route, models: Mapping[str, Model], targets: Mapping[str,
     timeout = route.timeout.seconds if route.timeout is not None else None
     retry_on = tuple(route.retry_on)
 
-    def plan(candidates: tuple[Target, ...], strategy: str = "ordered") -> Plan:
-        return Plan(strategy, candidates, fallback, retries, timeout, retry_on)
+    def plan(candidates: tuple[Target, ...], strategy: str = "ordered", by: str | None = None) -> Plan:
+        return Plan(strategy, candidates, fallback, retries, timeout, retry_on, by)
 
     span = getattr(action, "span", NOSPAN)
     if isinstance(action, Use):
@@ -159,15 +162,39 @@ def _route_plan(route: Route, models: Mapping[str, Model], targets: Mapping[str,
         return RoutePlan("ramp", plan(()), arms, sticky=action.sticky, ramp=action)
     if isinstance(action, Choose):
         chosen = [(i, models[a]) for i, a in enumerate(action.models) if target(a, span)]
+        bars = tuple(f for f in action.filters if f.what == "quality")
         for f in action.filters:
-            test = _filter(f, route)
-            chosen = [(i, m) for i, m in chosen if test(m)]
+            if f.what != "quality":
+                test = _filter(f, route)
+                chosen = [(i, m) for i, m in chosen if test(m)]
         if not chosen:
             raise _error(span, f"route `{route.name}`: no model of the choose list passes its where-filters")
-        strategy = action.strategy if action.strategy in ORDERED_STRATEGIES else "ordered"
+        strategy = action.strategy if action.strategy in LIVE_STRATEGIES else "ordered"
+        by = action.by if action.strategy == "fastest" and action.by != "p50" else None
         if action.strategy == "cheapest":
+            # The static order (the sum of the two prices, then as written) breaks the executor's ties in
+            # expected cost, and is the order `decide` shows.
             chosen.sort(key=lambda im: (price_per_million(im[1]), im[0]))
-        return RoutePlan("plan", plan(tuple(targets[m.name] for _, m in chosen), strategy))
+        if not bars:
+            return RoutePlan("plan", plan(tuple(targets[m.name] for _, m in chosen), strategy, by))
+        # The quality bar depends on the request's task, known only when a request is decided: one plan
+        # per task any model scores (and every task the classifier names), the default for the others.
+        ms = [m for _, m in chosen]
+
+        def for_task(task: str | None) -> tuple[Plan, tuple[tuple[str, str], ...]]:
+            kept, passed = [], []
+            for m in ms:
+                why = quality_verdict(m, bars, task)
+                if why is None:
+                    kept.append(targets[m.name])
+                else:
+                    passed.append((m.name, why))
+            return plan(tuple(kept), strategy, by), tuple(passed)
+
+        default_plan, default_passed = for_task(None)
+        by_task = {t: for_task(t) for t in quality_tasks(ms)}
+        return RoutePlan("quality", default_plan, by_task=MappingProxyType(by_task), passed=default_passed,
+                         bars=bars)
     raise _error(route.span, f"route `{route.name}` has an action the compiler does not know")
 
 

@@ -95,11 +95,14 @@ class Target:
 
 
 # How the executor orders `candidates` before walking them:
-#   "ordered"     as given (use / split / ramp / choose cheapest, which the compiler already sorted by price)
-#   "fastest"     by live latency (EWMA), lowest first
+#   "ordered"     as given (use / split / ramp)
+#   "cheapest"    by this request's expected cost (prompt estimate + expected completion at the target's
+#                 prices; unpriced last), ties in the compiler's order (static price, then as written)
+#   "fastest"     by the live window's latency percentile (``Plan.by``: p50, or p95), lowest first; a
+#                 deployment with too little data first (exploration)
 #   "least_busy"  by in-flight requests, fewest first
 #   "round_robin" rotated by a per-rule counter
-EXEC_STRATEGIES = ("ordered", "fastest", "least_busy", "round_robin")
+EXEC_STRATEGIES = ("ordered", "cheapest", "fastest", "least_busy", "round_robin")
 
 
 @dataclass(frozen=True)
@@ -112,10 +115,12 @@ class Plan:
     retries: int = 1  # extra attempts per target on a retryable failure
     timeout: Decimal | None = None  # seconds per attempt; None: the provider's own
     retry_on: tuple[int, ...] = ()  # upstream statuses retried beyond the standard retryable set
+    by: str | None = None  # "fastest": the latency percentile it ranks on ("p50" when None, or "p95")
 
     def as_json(self) -> dict[str, Any]:
         return {
             "strategy": self.strategy,
+            "by": self.by,
             "candidates": [t.as_json() for t in self.candidates],
             "fallback": [t.as_json() for t in self.fallback],
             "retries": self.retries,
@@ -160,6 +165,9 @@ class Decision:
     limits: tuple[Limit, ...] = ()
     trace: tuple[TraceStep, ...] = ()
     error: str | None = None
+    # Models the decision itself left out, with why (e.g. ("mini", "quality 0.70 < 0.8 for task code")); the
+    # executor adds its own reasons (open circuit, context, capabilities) on the Outcome.
+    passed: tuple[tuple[str, str], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -192,6 +200,7 @@ class Decision:
                 for lim in self.limits
             ],
             "trace": [s.as_json() for s in self.trace],
+            "passed_over": [{"model": m, "reason": why} for m, why in self.passed],
             "error": self.error,
             "facts": self.facts.as_json(),
         }

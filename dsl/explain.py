@@ -193,6 +193,9 @@ def _model(m: A.Model, s: _Style) -> str:
         text += f"; context window {m.context:,} tokens"
     caps = [c for c in A.CAPABILITIES if c in m.capabilities] + sorted(m.capabilities - set(A.CAPABILITIES))
     text += f"; supports {_join(caps)}" if caps else "; no declared capabilities"
+    if m.quality:
+        scores = [f"{_money(v)} for {'any other task' if t == A.QUALITY_DEFAULT else t}" for t, v in m.quality]
+        text += f"; declared quality {_join(scores)}"
     return text + "."
 
 
@@ -298,7 +301,9 @@ def action_words(a: A.Action, s: _Style) -> str:
         if a.strategy == "cheapest":
             text = f"send the request to the cheapest of {models}"
         elif a.strategy == "fastest":
-            text = f"send the request to whichever of {models} answers fastest right now"
+            pct = "95th-percentile" if a.by == "p95" else "median"
+            text = (f"send the request to whichever of {models} answers fastest right now (lowest {pct} "
+                    "latency over the recent window; a model with too little data is tried first to measure it)")
         elif a.strategy == "least_busy":
             text = f"send the request to whichever of {models} has the fewest requests in flight"
         elif a.strategy == "round_robin":
@@ -309,18 +314,69 @@ def action_words(a: A.Action, s: _Style) -> str:
         for f in a.filters:
             if f.what == "tier":
                 conds.append(TIER_OPS.get(f.op or "==", "of tier {}").format(f.value))
+            elif f.what == "quality":
+                conds.append(f"whose declared quality for the request's task (else their default) is "
+                             f"{QUALITY_OPS.get(f.op or '>=', f.op or '')} {f.value}")
             else:
                 conds.append(f"that support {f.value}")
         if conds:
             text += ", considering only models " + " and ".join(conds)
+        if a.strategy == "cheapest":
+            text += (" (cheapest for this request: its prompt plus its expected completion at each model's "
+                     "prices; a model without prices last)")
         return text
     if isinstance(a, A.Ramp):
         sticky = a.sticky or A.Sticky("key")
         return (f"move traffic to {a.model} gradually: {_money(a.start_percent)}% on {a.start.isoformat()}, "
                 f"rising steadily to {_money(a.end_percent)}% on {a.end.isoformat()} (nothing moves before "
                 f"the start; after the end it stays at {_money(a.end_percent)}%); the rest goes to {a.rest} "
-                f"({_sticky_note(sticky, 'day')})")
+                f"({_sticky_note(sticky, 'day')}); schedule: {ramp_schedule(a)}"
+                + (f"; {guard_words(a)}" if a.guard is not None else ""))
     raise TypeError(f"not an action: {a!r}")
+
+
+QUALITY_OPS = {">=": "at least", ">": "above", "<=": "at most", "<": "below", "==": "exactly", "!=": "not"}
+GUARD_WORDS = {"error_rate": "error rate", "p50": "median latency", "p95": "95th-percentile latency",
+               "ttft_p50": "median time to first token", "ttft_p95": "95th-percentile time to first token"}
+
+
+def ramp_schedule(a: A.Ramp, points: int = 5) -> str:
+    """The ramp's share on a few dates from its start to its end (weekly, or evenly when shorter)."""
+    from datetime import timedelta
+
+    days = (a.end - a.start).days
+    if days <= 0:
+        return f"{_money(a.end_percent)}% from {a.start.isoformat()}"
+    step = 7 if 14 <= days <= 7 * 8 else max(1, days // (points - 1))
+    out, d = [], 0
+    while d < days:
+        share = a.start_percent + (a.end_percent - a.start_percent) * d / days
+        out.append(f"{_pct(share)}% on {(a.start + timedelta(days=d)).isoformat()}")
+        d += step
+    out.append(f"{_money(a.end_percent)}% from {a.end.isoformat()} on")
+    return ", ".join(out)
+
+
+def _pct(d: Decimal) -> str:
+    return _money(d.quantize(Decimal("0.1")).normalize()) if d != d.to_integral_value() else _money(d.normalize())
+
+
+def guard_words(a: A.Ramp) -> str:
+    g = a.guard
+    assert g is not None
+    tests = []
+    for t in g.tests:
+        what = GUARD_WORDS.get(t.metric, t.metric)
+        if t.percent is not None:
+            tests.append(f"{what} is above {_money(t.percent)}%")
+        elif t.duration is not None:
+            tests.append(f"{what} is above {duration_words(t.duration)}")
+        else:
+            tests.append(f"{what} {t.op} {t.number}")
+    watched = g.model or a.model
+    return (f"guarded: while {watched}'s {_join(tests, ' or ')} over the last {duration_words(g.window)} (this "
+            f"gateway's live status), the ramp holds and every request goes to {a.rest}; it resumes on its own "
+            "once the guard clears")
 
 
 def _sticky_subjects(st: A.Sticky | None) -> str:

@@ -144,16 +144,45 @@ def action(a: A.Action) -> str:
         head = "split " + (sticky(a.sticky) + " " if a.sticky else "")
         return f"{head}{{ {arms} }}"
     if isinstance(a, A.Choose):
-        out = f"choose {a.strategy.replace('_', '-')} of [{', '.join(a.models)}]"
+        by = f" by {a.by}" if a.by is not None else ""
+        out = f"choose {a.strategy.replace('_', '-')}{by} of [{', '.join(a.models)}]"
         if a.filters:
             out += " where " + " and ".join(
-                f"tier {f.op} {f.value}" if f.what == "tier" else f"supports {f.value}" for f in a.filters)
+                f"{f.what} {f.op} {f.value}" if f.what in ("tier", "quality") else f"supports {f.value}"
+                for f in a.filters)
         return out
     if isinstance(a, A.Ramp):
         out = (f"ramp {a.model} from {number(a.start_percent)}% on {a.start.isoformat()} "
                f"to {number(a.end_percent)}% on {a.end.isoformat()}, rest {a.rest}")
-        return out + (" " + sticky(a.sticky) if a.sticky else "")
+        return out + (" " + sticky(a.sticky) if a.sticky else "") + (" " + guard(a.guard) if a.guard else "")
     raise TypeError(f"not an action: {a!r}")
+
+
+def guard(g: A.Guard) -> str:
+    def test(t: A.GuardTest) -> str:
+        if t.percent is not None:
+            shown = f"{number(t.percent)}%"
+        elif t.duration is not None:
+            shown = duration(t.duration)
+        else:
+            shown = number(t.number if t.number is not None else 0)
+        return f"{t.metric} {t.op} {shown}"
+
+    on = f" on {g.model}" if g.model is not None else ""
+    return f"guard {' or '.join(test(t) for t in g.tests)} over {_minutes(g.window)}{on}"
+
+
+def _minutes(d: A.Duration) -> str:
+    s = d.seconds
+    if s >= 3600 and s % 3600 == 0:
+        return f"{int(s // 3600)}h"
+    if s >= 60 and s % 60 == 0:
+        return f"{int(s // 60)}m"
+    return duration(d)
+
+
+def quality(m: A.Model) -> str:
+    return ("quality " + ", ".join(f"{task} {number(score)}" for task, score in m.quality)) if m.quality else ""
 
 
 def _capabilities(caps: frozenset[str]) -> list[str]:
@@ -198,6 +227,7 @@ def model_cells(m: A.Model) -> list[Cell]:
         (f"tier {m.tier}" if m.tier is not None else "", False),
         (f"context {m.context}" if m.context is not None else "", False),
         ("supports " + ", ".join(caps) if caps else "", False),
+        (quality(m), False),
     ]
 
 

@@ -258,5 +258,5 @@ RESERVED = {
     "owner", "ticket", "when", "fallback", "retries", "retry", "on", "use", "split", "choose", "of", "where",
     "ramp", "from", "rest", "requested", "sticky", "by", "user", "and", "or", "not", "is", "matches", "task",
     "complexity", "weekday", "prompt_tokens", "stream", "tools", "time", "date", "tag", "true", "false", "cached",
-    "shared", "usage",
+    "shared", "usage", "quality", "guard", "over",
 }

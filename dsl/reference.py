@@ -13,9 +13,10 @@ from datetime import date
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from .ast import And, Cond, Not, Or, Ramp, Split, Sticky
+from .ast import TIERS, And, Choose, Cond, Not, Or, Ramp, Split, Sticky
 from .atoms import eval_atom
 from .decision import Decision, Facts
+from .quality import verdict as quality_verdict
 
 if TYPE_CHECKING:
     from .tree import Policy
@@ -46,8 +47,45 @@ def decide(policy: Policy, facts: Facts, trace: bool = False) -> Decision:
     hits: list[TraceHit] | None = [] if trace else None
     for index, route in enumerate(policy.routes):
         if route.when is None or eval_cond(route.when, facts, index, hits):
-            return policy.decision_for(index, facts, hits, arm=_arm(route.action, route.name, facts))
+            return policy.decision_for(index, facts, hits, arm=_arm(route.action, route.name, facts),
+                                       chosen=_chosen(policy, route.action, facts))
     return policy.decision_for(None, facts, hits)
+
+
+# --------------------------------------------------------------------------- choose with a quality bar
+
+_TIER_CMP = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+             "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def _chosen(policy: Policy, action: object, facts: Facts) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None:
+    """For a `choose` with a quality bar: the models it may send this request to, in order, and the ones the
+    bar left out with why; None for any other action. Written from the language's definition: the where
+    filters in turn (tier by the TIERS order, supports by the declared capabilities, quality by the score
+    for the request's task, else the model's default, else fail), `cheapest` ordered by the two prices'
+    sum and then as written."""
+    if not isinstance(action, Choose) or not any(f.what == "quality" for f in action.filters):
+        return None
+    models = policy.models
+    listed = [(i, models[name]) for i, name in enumerate(action.models)]
+    for f in action.filters:
+        if f.what == "tier":
+            want = TIERS.index(f.value)
+            listed = [(i, m) for i, m in listed if m.tier in TIERS and _TIER_CMP[f.op or "=="](TIERS.index(m.tier), want)]
+        elif f.what == "supports":
+            listed = [(i, m) for i, m in listed if f.value in m.capabilities]
+    if action.strategy == "cheapest":
+        listed.sort(key=lambda im: ((im[1].price_in or 0) + (im[1].price_out or 0), im[0]))
+    bars = [f for f in action.filters if f.what == "quality"]
+    kept: list[str] = []
+    passed: list[tuple[str, str]] = []
+    for _, m in listed:
+        why = quality_verdict(m, bars, facts.task)
+        if why is None:
+            kept.append(m.name)
+        else:
+            passed.append((m.name, why))
+    return tuple(kept), tuple(passed)
 
 
 # --------------------------------------------------------------------------- split and ramp arms

@@ -23,6 +23,7 @@ from . import ast as A
 from .errors import Diagnostic, PolicySyntaxError, source_line
 from .lexer import parser
 from .parse_errors import shown_line, syntax_diagnostic
+from .syntax_strategies import StrategyClauses, duration_seconds
 from .paths import policy_paths  # noqa: F401 - re-exported: gateway/app.py imports it from here
 
 __all__ = ["MAX_DEPTH", "gc_paused", "parse_text", "policy_paths"]
@@ -60,16 +61,10 @@ def _dec(tok: Token) -> Decimal:
         raise _Semantic(f"`{tok}` is not a number", tok)
 
 
-_UNIT_SECONDS = {"ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600)}
+_duration = duration_seconds
 
 
-def _duration(tok: Token) -> Decimal:
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)", str(tok))
-    assert m
-    return Decimal(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-
-
-class _ToAst(Transformer):
+class _ToAst(StrategyClauses, Transformer):
     def __init__(self, path: str):
         super().__init__(visit_tokens=False)
         self.path = path
@@ -142,6 +137,7 @@ class _ToAst(Transformer):
             price_in=price[0], price_out=price[1], price_cached_in=price[2],
             tier=fields.get("tier"), context=fields.get("context"),
             capabilities=frozenset(fields.get("capabilities", ())), span=self.span(meta),
+            quality=tuple((t, v) for t, v, _ in fields.get("quality", ())),
         )
 
     def m_price(self, c):
@@ -343,7 +339,8 @@ class _ToAst(Transformer):
         strategy = str(c[0]).replace("-", "_")
         models = tuple(str(x) for x in c[1:] if isinstance(x, Token))
         filters = tuple(x for x in c[1:] if isinstance(x, A.Filter))
-        return A.Choose(strategy, models, filters, self.span(meta))
+        by = next((x[1] for x in c[1:] if isinstance(x, tuple)), None)
+        return A.Choose(strategy, models, filters, self.span(meta), by)
 
     @v_args(meta=True)
     def f_tier(self, meta, c):
@@ -355,10 +352,11 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def a_ramp(self, meta, c):
-        model, p1, d1, p2, d2, rest, *sticky = c
+        model, p1, d1, p2, d2, rest, *opts = c
+        sticky = next((x for x in opts if isinstance(x, A.Sticky)), None)
+        guard = next((x for x in opts if isinstance(x, A.Guard)), None)
         return A.Ramp(model=str(model), start_percent=_dec(p1), start=self._date(d1), end_percent=_dec(p2),
-                      end=self._date(d2), rest=str(rest), sticky=sticky[0] if sticky else None,
-                      span=self.span(meta))
+                      end=self._date(d2), rest=str(rest), sticky=sticky, span=self.span(meta), guard=guard)
 
     # ---- conditions
     def _date(self, tok: Token) -> date:

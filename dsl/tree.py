@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Callable, Mapping
@@ -112,6 +112,11 @@ class RoutePlan:
     arms: tuple[tuple[Decimal, str, Plan], ...] = ()
     sticky: Sticky | None = None
     ramp: Ramp | None = None
+    # kind "quality" (choose ... where quality ...): task → (plan, models passed over with why); ``plan`` and
+    # ``passed`` serve every task not in the map (no task, or one no model scores).
+    by_task: Mapping[str, tuple[Plan, tuple[tuple[str, str], ...]]] | None = None
+    passed: tuple[tuple[str, str], ...] = ()
+    bars: tuple[Any, ...] = ()
 
 
 def bucket(route_name: str, sticky_value: str) -> int:
@@ -157,6 +162,7 @@ class Policy:
         "_budget_index",
         "_limit_index",
         "_models_for_cache",  # set on first use by models_for
+        "_ramp_index",  # set on first use by guarded_ramps / held
     )
 
     def __init__(
@@ -241,10 +247,12 @@ class Policy:
     # ------------------------------------------------------------------ the decision
 
     def decision_for(self, index: int | None, facts: Facts, hits: list[Any] | None,
-                     arm: int | None = None) -> Decision:
+                     arm: int | None = None,
+                     chosen: tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None = None) -> Decision:
         """The Decision for route ``index`` (None: nothing matched, only when the default has a condition).
         For a split or ramp, ``arm`` is the index of the arm already drawn (the reference interpreter's own
-        draw); None draws it here, the tree's way."""
+        draw); None draws it here, the tree's way. For a choose with a quality bar, ``chosen`` is the
+        reference's own (models kept, models passed over with why); None looks the task's plan up."""
         trace = self._trace(hits) if hits is not None else ()
         budgets = self._applicable(self._budget_index, facts)
         limits = self._applicable(self._limit_index, facts)
@@ -265,13 +273,25 @@ class Policy:
         plan = rp.plan
         alias: str | None = None
         error: str | None = None
+        passed: tuple[tuple[str, str], ...] = ()
         kind = rp.kind
-        if kind == "requested":
+        if kind == "quality":
+            if chosen is not None:
+                plan = replace(plan, candidates=tuple(self._targets[a] for a in chosen[0]))
+                passed = chosen[1]
+            else:
+                plan, passed = rp.by_task.get(facts.task, (plan, rp.passed))  # type: ignore[union-attr]
+            if not plan.candidates and not plan.fallback:
+                bar = " and ".join(f"quality {f.op} {f.value}" for f in rp.bars)
+                error = (f"quality_unmet: no model route `{route.name}` may choose meets {bar} for "
+                         f"{'task ' + facts.task if facts.task else 'a request of unknown task'}")
+        elif kind == "requested":
             target = self._targets.get(facts.model) if facts.model is not None else None
             if target is None:
                 error = f"model_not_found: the model `{facts.model}` is not served by this gateway"
             else:
-                plan = Plan(plan.strategy, (target,), plan.fallback, plan.retries, plan.timeout, plan.retry_on)
+                plan = Plan(plan.strategy, (target,), plan.fallback, plan.retries, plan.timeout, plan.retry_on,
+                            plan.by)
         elif arm is not None:
             _, alias, plan = rp.arms[arm]
         elif kind == "split":
@@ -295,7 +315,27 @@ class Policy:
             limits=limits,
             trace=trace,
             error=error,
+            passed=passed,
         )
+
+    # ------------------------------------------------------------------ guarded ramps
+
+    def guarded_ramps(self) -> Mapping[str, Ramp]:
+        """Rule name → its ramp, for every ramp that names a guard (what the gateway watches)."""
+        try:
+            return self._ramp_index
+        except AttributeError:
+            found = {r.name: r.action for r in self.routes if isinstance(r.action, Ramp) and r.action.guard}
+            self._ramp_index = found
+            return found
+
+    def held(self, decision: Decision, why: str) -> Decision:
+        """``decision`` — a guarded ramp's, drawn for its new model — sent to the ramp's rest instead, with a
+        trace step saying why: what a tripped guard does. Pure; the gateway judges the guard."""
+        index = next(i for i, r in enumerate(self.routes) if r.name == decision.rule)
+        _, alias, plan = self._plans[index].arms[1]
+        step = TraceStep(decision.rule, f"ramp guard holds the ramp at {alias}: {why}", True, decision.rule_span)
+        return replace(decision, arm=alias, plan=plan, trace=decision.trace + (step,))
 
     # ------------------------------------------------------------------ what a caller can be served
 
@@ -348,6 +388,8 @@ class Policy:
         """Every alias route ``index`` can put in a plan: candidates, drawable arms, fallback."""
         rp = self._plans[index]
         names = [t.model for t in rp.plan.candidates + rp.plan.fallback]
+        for plan, _ in (rp.by_task or {}).values():
+            names.extend(t.model for t in plan.candidates)
         if rp.kind == "requested":
             names.extend(self._targets)
         elif rp.kind == "split":

@@ -20,6 +20,8 @@ from .context import Gateway
 from .errors import GatewayError
 from .facts import FactsBuilder, load_classifier
 from .health import HealthBoard
+from .ramp_guard import RampGuards
+from .strategies import completion_settler
 from .http import (BODY_TIMEOUT, DRAIN_TIMEOUT, JSON, error_response, http_error, internal_error, json_response,
                    request_id)
 from .keys import KeyStore
@@ -41,7 +43,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     """The gateway app. Raises dsl.PolicyError when the policy does not load (the CLI reports it), and
     KeyStoreUnavailable when the key database cannot be read (its subjects are checked against the
     policy's budgets and limits: ``gw.policies.subject_warnings``)."""
-    from .api import admin, budgets, usage, v1, ws
+    from .api import admin, budgets, experiments, usage, v1, ws
     from .api.fast import FastPath
 
     loaded = policy or load_policy_dir(Path(settings.policies))
@@ -58,7 +60,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     extra = getattr(admission, "metrics", None)
     if extra is not None:
         metrics.extra.append(extra)
-    settlers = [admission.settle]
+    settlers = [admission.settle, completion_settler(health)]
     ledger = None
     if settings.ledger:
         ledger = Ledger(keys.engine, settings.spill_dir(), flush_interval=settings.ledger_flush_ms / 1000)
@@ -71,6 +73,8 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
         recorder=Recorder(metrics, decisions, store, settlers), ledger=ledger, lifecycle=lifecycle,
     )
     gw.recorder.log_content = settings.log_content
+    gw.ramp_guards = RampGuards(health)
+    gw.ramp_guards.metrics = metrics
     gw.pipeline = Pipeline(gw)
     reloader = gw.reloader = Reloader(store, settings.policies, env=env, pool_size=settings.upstream_pool_size,
                                       keys=keys, debounce=settings.reload_debounce)
@@ -157,6 +161,7 @@ def create_app(settings: Settings, *, env: Mapping[str, str] | None = None,
     v1.register(app, gw)
     admin.register(app, gw)
     usage.register(app, gw)
+    experiments.register(app, gw)
     budgets.register(app, gw)
     ws.register(app, gw)
     # POST /v1/chat/completions and /v1/embeddings are answered on ASGI, around Quart (gateway/api/fast.py).

@@ -128,8 +128,9 @@ def restrict(decision: Decision, body: Mapping[str, Any], *, embeddings: bool,
         raise _none_left(decision, missing, dims, best_dims)
     steps = tuple(TraceStep(decision.rule, f"{test} (`{t.model}` left out)", False, decision.rule_span)
                   for t, test in dropped)
+    passed = tuple((t.model, f"lacks {test}") for t, test in dropped)
     return replace(decision, plan=replace(plan, candidates=candidates, fallback=fallback),
-                   trace=decision.trace + steps)
+                   trace=decision.trace + steps, passed=decision.passed + passed)
 
 
 def _none_left(decision: Decision, missing: dict[str, str], dims: Any, best_dims: int) -> Exception:

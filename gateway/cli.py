@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
 
         db_cli.register(sub)
         billing_cli.register(sub)
+        from .billing import experiments_cli
+
+        experiments_cli.register(sub)
         from . import audit_cli
 
         audit_cli.register(sub)

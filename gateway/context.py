@@ -46,6 +46,7 @@ class Gateway:
     reloader: Reloader = field(init=False)
     audit: Any = None  # gateway/audit.py AuditLog, when the database holds one
     model_alerts: Any = None  # gateway/model_alerts.py ModelAlerts (rules from settings.model_alerts)
+    ramp_guards: Any = None  # gateway/ramp_guard.py RampGuards: holds guarded ramps after decide
 
 
 __all__ = ["Gateway"]

@@ -39,11 +39,14 @@ def line(s: Served, status: int, error: BaseException | None, total: float, fall
         "rule": d.rule if d else None,
         "rule_at": f"{d.rule_span.file}:{d.rule_span.line}:{d.rule_span.col}" if d else None,
         "arm": d.arm if d else None,
+        **({"ramp_guard": s.guard} if s.guard else {}),
         "requested": d.facts.model if d else None,
         "model": None if s.model == "-" else s.model,
         "served": s.target.as_json() if s.target is not None else None,
         "stream": s.stream,
         "candidates": _candidates(s),
+        # Left out by the decision (a quality bar for the request's task) or by the body's needs (capabilities).
+        "passed_over": [{"model": m, "reason": r} for m, r in d.passed] if d else [],
         "attempts": [a.as_json() for a in s.attempts],
         "status": status,
         "latency_ms": round(total * 1000, 3),
@@ -94,6 +97,9 @@ def _candidates(s: Served) -> list[dict[str, Any]]:
     for a in s.attempts:
         tried[(a.target.provider, a.target.upstream)] = a.outcome
     served = (s.target.provider, s.target.upstream) if s.target is not None and s.status < 400 else None
+    ranked: dict[tuple[str, str], str] = {}  # the executor's why: strategy score, circuit, context
+    for t, reason in s.why:
+        ranked.setdefault((t.provider, t.upstream), reason)
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for role, targets in (("candidate", d.plan.candidates), ("fallback", d.plan.fallback)):
@@ -106,9 +112,14 @@ def _candidates(s: Served) -> list[dict[str, Any]]:
                 why = "served"
             elif k in tried:
                 why = f"failed: {tried[k]}"
+            elif ranked.get(k, "").startswith("passed over"):
+                why = ranked[k]
             else:
                 why = "not tried: " + ("an earlier target served" if served else "the request ended first")
-            out.append({**t.as_json(), "role": role, "outcome": why})
+            entry = {**t.as_json(), "role": role, "outcome": why}
+            if ranked.get(k) not in (None, "ordered", "fallback"):  # those say no more than the role
+                entry["why"] = ranked[k]
+            out.append(entry)
     return out
 
 

@@ -65,7 +65,8 @@ class ModelStatus:
     __slots__ = (
         "provider", "upstream", "model", "aliases", "latency_ewma_ms", "error_rate", "in_flight",
         "last_error", "requests", "failures", "client_errors", "consecutive_failures", "state",
-        "opened_at", "probing", "_board", "_lat", "_ttft", "_outcomes", "_tps",
+        "opened_at", "probing", "_board", "_lat", "_ttft", "_outcomes", "_tps", "throttled_until",
+        "_completion", "cached_ratio", "_appends", "_sorted",
     )
 
     def __init__(self, board: HealthBoard, provider: str, upstream: str, model: str) -> None:
@@ -90,28 +91,102 @@ class ModelStatus:
         self._ttft: deque[tuple[float, float]] = deque(maxlen=n)  # (when, ms) of streams' first tokens
         self._outcomes: deque[tuple[float, bool]] = deque(maxlen=n)  # (when, ok) of upstream verdicts
         self._tps: deque[tuple[float, float]] = deque(maxlen=n)  # (when, output tokens per second)
+        self.throttled_until = 0.0  # the upstream said 429 with Retry-After: not before this (board clock)
+        self._completion: dict[str | None, list[float]] = {}  # task → [count, mean completion tokens]
+        self.cached_ratio: float | None = None  # mean share of prompt tokens served from the provider's cache
+        self._appends = [0, 0]  # latency, ttft samples ever added: with the length, the sorted cache's key
+        self._sorted: dict[str, tuple[tuple[int, int], list[float]]] = {}
 
     # ----------------------------------------------------------------- windows
 
-    def _recent(self, window: deque) -> list:
-        horizon = self._board.clock() - self._board.window
+    def _recent(self, window: deque, span: float | None = None) -> list:
+        """The values of the last ``span`` seconds (default: the board's window). Samples are kept for the
+        board's ``retain`` seconds (at least its window; longer when a ramp guard looks further back)."""
+        b = self._board
+        now = b.clock()
+        horizon = now - b.retain
         while window and window[0][0] < horizon:
             window.popleft()
-        return [v for _, v in window]
+        if span is None:
+            span = b.window
+        if span >= b.retain:
+            return [v for _, v in window]
+        cut = now - span
+        return [v for t, v in window if t >= cut]
+
+    def window_stats(self, span: float) -> dict[str, float | int | None]:
+        """Error rate (0..1, with its outcome count ``n``), p50 / p95 latency and TTFT in ms, over the last
+        ``span`` seconds (what a ramp guard reads)."""
+        got = self._recent(self._outcomes, span)
+        lat = sorted(self._recent(self._lat, span))
+        ttft = sorted(self._recent(self._ttft, span))
+        return {"error_rate": (sum(1 for ok in got if not ok) / len(got)) if got else 0.0, "n": len(got),
+                "p50": _quantile(lat, 0.5), "p95": _quantile(lat, 0.95),
+                "ttft_p50": _quantile(ttft, 0.5), "ttft_p95": _quantile(ttft, 0.95)}
+
+    # ----------------------------------------------------------------- completions (for `cheapest`)
+
+    _COMPLETION_MEMORY = 500  # the mean weighs about the last 500 answers per task (then it drifts)
+
+    def observe_completion(self, task: str | None, completion_tokens: int, prompt_tokens: int = 0,
+                           cached_tokens: int = 0) -> None:
+        """A finished answer's size: the running mean completion length per task (None: task unknown) and
+        the share of the prompt the provider served from its cache."""
+        entry = self._completion.get(task)
+        if entry is None:
+            entry = self._completion[task] = [0.0, 0.0]
+        n = min(entry[0] + 1.0, self._COMPLETION_MEMORY)
+        entry[0] = n
+        entry[1] += (completion_tokens - entry[1]) / n
+        if prompt_tokens > 0:
+            ratio = min(max(cached_tokens, 0), prompt_tokens) / prompt_tokens
+            prev = self.cached_ratio
+            self.cached_ratio = ratio if prev is None else prev + 0.05 * (ratio - prev)
+
+    def completion_mean(self, task: str | None) -> float | None:
+        """The observed mean completion length (tokens) of ``task`` on this deployment; None before any."""
+        entry = self._completion.get(task)
+        return None if entry is None else entry[1]
+
+    def throttled_for(self) -> float:
+        """Seconds the upstream asked us to wait (429 with Retry-After) that are still to run; 0 when none."""
+        until = self.throttled_until
+        if not until:
+            return 0.0
+        left = until - self._board.clock()
+        if left <= 0:
+            self.throttled_until = 0.0
+            return 0.0
+        return left
 
     def percentile(self, q: float, what: str = "latency") -> float | None:
-        """The q-quantile (0..1, interpolated) of the window's latencies (or "ttft"); None when empty."""
-        values = sorted(self._recent(self._lat if what == "latency" else self._ttft))
-        if not values:
+        """The q-quantile (0..1, interpolated) of the window's latencies (or "ttft"); None when empty.
+        The sorted window is cached until a sample arrives or leaves (`fastest` asks on every request)."""
+        latency = what == "latency"
+        dq = self._lat if latency else self._ttft
+        b = self._board
+        if b.retain > b.window:  # samples kept beyond the window (ramp guards): filter, no cache
+            return _quantile(sorted(self._recent(dq)), q)
+        self._prune(dq)
+        if not dq:
             return None
-        # Linear interpolation between the closest ranks (numpy's default), so two samples give their mean.
-        pos = q * (len(values) - 1)
-        lo = math.floor(pos)
-        hi = min(lo + 1, len(values) - 1)
-        return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+        key = (self._appends[0 if latency else 1], len(dq))
+        got = self._sorted.get(what)
+        if got is None or got[0] != key:
+            got = self._sorted[what] = (key, sorted([v for _, v in dq]))
+        return _quantile(got[1], q)
+
+    def _prune(self, dq: deque) -> None:
+        horizon = self._board.clock() - self._board.retain
+        while dq and dq[0][0] < horizon:
+            dq.popleft()
 
     def samples(self) -> int:
-        return len(self._recent(self._lat))
+        b = self._board
+        if b.retain > b.window:
+            return len(self._recent(self._lat))
+        self._prune(self._lat)
+        return len(self._lat)
 
     def window_error_rate(self) -> tuple[float, int]:
         """(failures / outcomes, outcomes) over the window."""
@@ -124,6 +199,7 @@ class ModelStatus:
         now = self._board.clock()
         if ttft_ms is not None:
             self._ttft.append((now, ttft_ms))
+            self._appends[1] += 1
         if output_tokens and seconds and seconds > 0:
             self._tps.append((now, output_tokens / seconds))
 
@@ -168,6 +244,7 @@ class ModelStatus:
         b = self._board
         now = b.clock()
         self._lat.append((now, latency_ms))
+        self._appends[0] += 1
         self._outcomes.append((now, True))
         self.requests += 1
         prev = self.latency_ewma_ms
@@ -188,6 +265,9 @@ class ModelStatus:
             return
         b = self._board
         self._outcomes.append((b.clock(), False))
+        retry_after = getattr(err, "retry_after", None)
+        if retry_after and 429 in (getattr(err, "upstream_status", None), getattr(err, "status", None)):
+            self.throttled_until = b.clock() + float(retry_after)
         self.failures += 1
         self.last_error = code
         self.error_rate += b.error_alpha * (1.0 - self.error_rate)
@@ -242,6 +322,17 @@ class ModelStatus:
             "ttft_p95_ms": r(self.percentile(0.95, "ttft")),
             "output_tokens_per_s": r(sum(tps) / len(tps)) if tps else None,
         }
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    """The q-quantile of sorted ``values``; linear interpolation between the closest ranks (numpy's
+    default), so two samples give their mean. None when empty."""
+    if not values:
+        return None
+    pos = q * (len(values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
 
 
 class Ticket:
@@ -299,6 +390,7 @@ class HealthBoard:
         self.error_alpha = error_alpha
         self.clock = clock
         self.window = float(window)
+        self.retain = float(window)  # how long samples are kept: raised by `retain_for` (ramp guards)
         self.window_max = window_max
         self.error_rate_threshold = error_rate_threshold
         self.min_window_requests = min_window_requests
@@ -310,6 +402,10 @@ class HealthBoard:
         self._by_id: dict[int, tuple[Target, ModelStatus]] = {}
 
     _MEMO_CAP = 8192
+
+    def retain_for(self, seconds: float) -> None:
+        """Keep samples at least ``seconds`` (a ramp guard's window); never below the board's own window."""
+        self.retain = max(self.window, float(seconds))
 
     def status(self, target: Target) -> ModelStatus:
         """The ModelStatus of ``target``'s deployment (created on first sight)."""

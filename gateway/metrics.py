@@ -95,6 +95,10 @@ class Metrics:
         self.reload_seconds = Histogram("open_router_policy_reload_seconds", "Seconds from the start of a "
                                         "reload attempt to its swap (or rejection).", registry=r,
                                         buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+        self.ramp_transitions = counter("open_router_ramp_guard_transitions", "Ramp guards tripping (state "
+                                        "holding) and clearing (state resumed), by rule.", ("rule", "state"))
+        self.ramp_held = counter("open_router_ramp_guard_held_requests", "Requests drawn for a ramp's new "
+                                 "model and sent to its rest because the ramp's guard trips, by rule.", ("rule",))
         self.started = time.time()
         Gauge("open_router_start_time_seconds", "When this process started serving (unix time).",
               registry=r).set(self.started)
@@ -213,6 +217,13 @@ class _GatewayCollector(Collector):
         for m in gw.health.snapshot():
             circuit.add_metric((str(m["provider"]), str(m["upstream"])), CIRCUIT.get(str(m["circuit"]), 0))
         yield circuit
+        guards = getattr(gw, "ramp_guards", None)
+        if guards is not None:
+            holding = GaugeMetricFamily("open_router_ramp_guard_holding", "1 while a ramp's guard holds it at "
+                                        "its rest model, by rule.", labels=("rule",))
+            for rule, held in guards.holding():
+                holding.add_metric((rule,), int(held))
+            yield holding
 
 
 __all__ = ["LATENCY_BUCKETS", "Metrics", "OVERHEAD_BUCKETS"]

@@ -83,6 +83,10 @@ class Pipeline:
         """Decide, then keep only the targets that have what the body needs (gateway/capabilities.py)."""
         snap = s.snapshot = self.policies.acquire()
         decision = s.decision = snap.policy.decide(facts)
+        if decision.arm is not None and self.gw.ramp_guards is not None:
+            # A guarded ramp drawn for its new model stays on the old one while the guard trips (the
+            # decision is pure; the live status is the gateway's: gateway/ramp_guard.py).
+            decision, s.guard = self.gw.ramp_guards.apply(snap.policy, decision)
         s.body = body
         adapters = snap.adapters
         decision = s.decision = restrict(decision, body, embeddings=embeddings,
@@ -108,7 +112,7 @@ class Pipeline:
             out = await call(s.decision, s.body, adapters)  # type: ignore[arg-type]
         finally:
             s.upstream += _perf() - t1
-        s.attempts, s.model, s.target = out.attempts, out.target.model, out.target
+        s.attempts, s.model, s.target, s.why = out.attempts, out.target.model, out.target, out.why
         s.usage = Usage.from_openai(out.response.get("usage"))
         if self.recorder.log_content:
             s.response = out.response
@@ -130,7 +134,7 @@ class Pipeline:
         finally:
             s.upstream += _perf() - t1
         s.ttft = _perf() - s.t0
-        s.attempts, s.model, s.target = tuple(out.attempts), out.target.model, out.target
+        s.attempts, s.model, s.target, s.why = tuple(out.attempts), out.target.model, out.target, out.why
         return out.first, out.rest
 
     async def relay(self, s: Served, first: dict, rest: Any) -> AsyncIterator[tuple[str, Any]]:

@@ -95,6 +95,8 @@ class Served:
     recorded: bool = False  # `finish` ran
     admission: Any = None  # what admission reserved for this request (gateway/limits), for its settle
     extra_headers: tuple[tuple[bytes, bytes], ...] = ()  # added to the response (x-ratelimit-*, ...)
+    why: tuple[Any, ...] = ()  # (target, why) for every target the executor considered (gateway/strategies.py)
+    guard: str | None = None  # a ramp guard held this request on the old model: why (gateway/ramp_guard.py)
 
     @property
     def policy_version(self) -> str | None:
@@ -136,6 +138,8 @@ class Recorder:
         s.status, s.error = status, error
         if isinstance(error, GatewayError) and error.attempts and not s.attempts:
             s.attempts = error.attempts
+        if not s.why and error is not None:
+            s.why = getattr(error, "why", ())
         if s.model == "-" and s.attempts:
             s.model = s.attempts[-1].target.model
         try:

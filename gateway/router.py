@@ -23,9 +23,11 @@ How one failure is handled (``err`` is what the adapter raised):
           and no error rate, logged once with its traceback; the next target at once (another provider
           may translate it), and the client gets the 400 when none can
 
-Order: candidates by plan.strategy (fastest: lowest sliding-window p50, too few samples first; least_busy: fewest in
-flight; round_robin: rotated per rule; ordered: as given), then the fallback chain, de-duplicated by
-deployment (provider, upstream); targets whose breaker is open (or half-open with its probe out) go last.
+Order: gateway/strategies.py `rank` (cheapest: this request's expected cost; fastest: lowest sliding-window
+p50 or p95, too few samples first; least_busy; round_robin; ordered), then the fallback chain, de-duplicated
+by deployment (provider, upstream); targets whose breaker is open (or half-open with its probe out) or that
+the upstream throttled go last; too-small context windows are dropped. Outcomes (and errors, as ``.why``)
+carry every target considered with why it was taken or passed over.
 
 When every target failed, the last error is raised with its client-facing status kept and a message
 that counts the attempts (and no upstream address). A GatewayError raised after at least one attempt
@@ -47,8 +49,9 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 from dsl.decision import Decision, Target
 from dsl.secrets import drop_addresses
 from gateway.errors import GatewayError, InvalidRequest, NotFound, UpstreamConnect, UpstreamError
-from gateway.health import CLOSED, HealthBoard, ModelStatus, error_code, is_client_fault
+from gateway.health import HealthBoard, ModelStatus, error_code, is_client_fault
 from gateway.providers.base import REQUEST_SENT, Adapter
+from gateway.strategies import Why, fitting, rank, requested_completion  # noqa: F401 - re-exported
 
 log = logging.getLogger("open_router.router")
 _perf = time.perf_counter
@@ -78,6 +81,7 @@ class Outcome:
     response: dict
     target: Target
     attempts: tuple[Attempt, ...]
+    why: tuple[Why, ...] = ()  # every target considered, in order, with why it was taken or passed over
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,7 @@ class StreamOutcome:
     attempts: tuple[Attempt, ...]
     first: dict
     rest: StreamRest
+    why: tuple[Why, ...] = ()
 
 
 # A frozen dataclass's generated __init__ goes through object.__setattr__ per field, several times the cost
@@ -99,7 +104,7 @@ class StreamOutcome:
 # Same objects, just as immutable for everyone who receives them.
 _new = object.__new__
 _at_target, _at_outcome, _at_status, _at_latency = (Attempt.__dict__[f].__set__ for f in Attempt.__slots__)
-_oc_response, _oc_target, _oc_attempts = (Outcome.__dict__[f].__set__ for f in Outcome.__slots__)
+_oc_response, _oc_target, _oc_attempts, _oc_why = (Outcome.__dict__[f].__set__ for f in Outcome.__slots__)
 
 
 def _attempt(target: Target, outcome: str, upstream_status: int | None, latency_ms: float) -> Attempt:
@@ -111,11 +116,12 @@ def _attempt(target: Target, outcome: str, upstream_status: int | None, latency_
     return a
 
 
-def _outcome(response: dict, target: Target, attempts: tuple[Attempt, ...]) -> Outcome:
+def _outcome(response: dict, target: Target, attempts: tuple[Attempt, ...], why: tuple[Why, ...]) -> Outcome:
     o = _new(Outcome)
     _oc_response(o, response)
     _oc_target(o, target)
     _oc_attempts(o, attempts)
+    _oc_why(o, why)
     return o
 
 
@@ -206,40 +212,6 @@ async def _aclose(it: Any) -> None:
             pass  # "already running": it is unwinding on its own
 
 
-def requested_completion(body: Mapping[str, Any]) -> int:
-    """The completion tokens a chat body asks for (max_completion_tokens, else max_tokens; 0 when neither)."""
-    for name in ("max_completion_tokens", "max_tokens"):
-        v = body.get(name)
-        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-            return v
-    return 0
-
-
-def _fitting(targets: list[Target], statuses: list[ModelStatus], prompt_tokens: int,
-             body: Mapping[str, Any]) -> tuple[list[Target], list[ModelStatus]]:
-    """Context-window fallback: the targets whose ``context`` holds the prompt estimate plus the requested
-    completion (a target without a declared context always fits). None left: 400 context_length_exceeded,
-    as OpenAI answers it. Logged at debug with why each was passed over."""
-    need = prompt_tokens + requested_completion(body)
-    keep_t: list[Target] = []
-    keep_s: list[ModelStatus] = []
-    largest = 0
-    for t, s in zip(targets, statuses):
-        if t.context is None or t.context >= need:
-            keep_t.append(t)
-            keep_s.append(s)
-        else:
-            largest = max(largest, t.context)
-            log.debug("passed over %s: context %d < %d tokens (prompt ~%d + completion)", t.model, t.context,
-                      need, prompt_tokens)
-    if not keep_t:
-        raise InvalidRequest(
-            f"This model's maximum context length is {largest} tokens. However, you requested about {need} "
-            f"tokens (~{prompt_tokens} in the messages, {need - prompt_tokens} in the completion). Please "
-            "reduce the length of the messages or completion.", param="messages", code="context_length_exceeded")
-    return keep_t, keep_s
-
-
 def _scrub(message: str) -> str:
     """Adapters redact secrets; this also drops upstream addresses (URLs, hosts, IPs) from what a client reads."""
     return drop_addresses(message)
@@ -316,63 +288,19 @@ class Executor:
                      adapters: Mapping[str, Adapter] | None = None) -> StreamOutcome:
         return await self._walk(decision, body, _STREAM, adapters)
 
-    def order(self, decision: Decision) -> list[Target]:
+    def order(self, decision: Decision, body: Mapping[str, Any] | None = None) -> list[Target]:
         """The targets in the order they will be tried (strategy, then fallback, open circuits last)."""
-        return self._route(decision)[0]
+        return self._route(decision, body)[0]
+
+    def explain_order(self, decision: Decision, body: Mapping[str, Any] | None = None) -> list[Why]:
+        """(target, why) in the order they will be tried (for tests and the admin surface)."""
+        return self._route(decision, body)[2]
 
     # ----------------------------------------------------------------- ordering
 
-    def _route(self, decision: Decision) -> tuple[list[Target], list[ModelStatus]]:
-        plan = decision.plan
-        cands = plan.candidates
-        strategy = plan.strategy
-        status = self.health.status
-        if len(cands) < 2 or strategy == "ordered":
-            ranked: Any = cands
-        elif strategy == "fastest":
-            # On the window's p50; a deployment with fewer than the board's explore_samples recent successes
-            # sorts first, fewest first, so it gets measured (exploration).
-            explore = self.health.explore_samples
-
-            def speed(t: Target) -> tuple[int, float]:
-                s = status(t)
-                n = s.samples()
-                if n < explore:
-                    return (0, float(n))
-                return (1, s.percentile(0.5) or 0.0)
-            ranked = sorted(cands, key=speed)
-        elif strategy == "least_busy":
-            ranked = sorted(cands, key=lambda t: status(t).in_flight)
-        elif strategy == "round_robin":
-            n = self._rr.get(decision.rule, 0)
-            self._rr[decision.rule] = n + 1
-            k = n % len(cands)
-            ranked = cands[k:] + cands[:k]
-        else:
-            ranked = cands
-        targets: list[Target] = []
-        statuses: list[ModelStatus] = []
-        blocked: list[tuple[Target, ModelStatus]] | None = None
-        for group in (ranked, plan.fallback):
-            for t in group:
-                s = status(t)
-                # De-duplicated by deployment (ModelStatus identity): a second alias of a deployment that
-                # just failed would only fail again, and the identity test is cheaper than Target equality.
-                if s in statuses or (blocked is not None and any(s is b for _, b in blocked)):
-                    continue
-                if s.state != CLOSED and not s.is_available():
-                    # Open circuits go last, in their order: tried only when everything else has failed.
-                    if blocked is None:
-                        blocked = []
-                    blocked.append((t, s))
-                    continue
-                targets.append(t)
-                statuses.append(s)
-        if blocked:
-            for t, s in blocked:
-                targets.append(t)
-                statuses.append(s)
-        return targets, statuses
+    def _route(self, decision: Decision, body: Mapping[str, Any] | None = None
+               ) -> tuple[list[Target], list[ModelStatus], list[Why]]:
+        return rank(decision, body, self.health, self._rr)
 
     # ----------------------------------------------------------------- the walk
 
@@ -395,11 +323,12 @@ class Executor:
             code, message = _split_error(decision.error)
             raise NotFound(message, param="model" if code == "model_not_found" else None, code=code)
         plan = decision.plan
-        targets, statuses = self._route(decision)
+        targets, statuses, why = self._route(decision, body)
         if not targets:
             raise NotFound("the policy named no model for this request", param="model", code="model_not_found")
         if kind != _EMBED:
-            targets, statuses = _fitting(targets, statuses, decision.facts.prompt_tokens, body)
+            targets, statuses, why = fitting(targets, statuses, why, decision.facts.prompt_tokens, body)
+        whys = tuple(why)
         timeout = None if plan.timeout is None else float(plan.timeout)
         retry_on = plan.retry_on
         tries = 1 + max(0, plan.retries)
@@ -452,6 +381,7 @@ class Executor:
                                 and err.code != "upstream_auth_failed")):
                         if is_client_fault(err) and not getattr(err, "failover", False):
                             err.attempts = tuple(attempts)
+                            err.why = whys  # type: ignore[attr-defined]
                             raise err
                         break  # the gateway's side (credentials, config): repeating it won't help
                     if n + 1 == tries:
@@ -474,16 +404,18 @@ class Executor:
                     # The stream stays in flight (StreamRest ends it) until its last chunk.
                     first, rest = result
                     attempts.append(_attempt(target, "ok", None, rest._ttfb_ms))
-                    return StreamOutcome(target, tuple(attempts), first, rest)
+                    return StreamOutcome(target, tuple(attempts), first, rest, whys)
                 ms = (_perf() - t0) * 1000.0
                 status.end(probe)
                 status.success(ms)
                 result["model"] = target.model
                 attempts.append(_attempt(target, "ok", None, ms))
-                return _outcome(result, target, tuple(attempts))
+                return _outcome(result, target, tuple(attempts), whys)
 
         assert last is not None
-        raise self._exhausted(last, attempts, used)
+        final = self._exhausted(last, attempts, used)
+        final.why = whys  # type: ignore[attr-defined]
+        raise final
 
     @staticmethod
     def _exhausted(last: GatewayError, attempts: list[Attempt], used: int) -> GatewayError:

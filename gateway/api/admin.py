@@ -128,6 +128,8 @@ def register(app: Quart, gw: Gateway) -> None:
             "models": sorted(policy.models),
             "providers": sorted(policy.providers),
             "routes": [r.name for r in policy.routes],
+            # Guarded ramps and whether their guard holds them at the old model (gateway/ramp_guard.py).
+            "ramp_guards": gw.ramp_guards.snapshot(policy) if gw.ramp_guards is not None else [],
         })
 
     @app.post("/admin/policy/reload")

@@ -6,9 +6,10 @@ cost at the prices of the policy version that decided it) and appends it to an i
 on the request path waits on the database. One writer task flushes the queue every ``flush_interval``
 seconds or ``batch_rows`` rows, in a worker thread, as one multi-row INSERT in one transaction.
 
-When the database is down or slow, rows wait in the queue (bounded by ``max_queue``), and what does not
-fit, or what a failed flush held, goes to an append-only spill file (JSON lines, fsynced per batch) in
-``spill_dir``. The writer replays spill files once the database answers again; every row carries its own
+When the database is down, what a flush cannot write goes to an append-only spill file (JSON lines,
+fsynced per batch) in ``spill_dir``: the batch that failed, then at each flush interval whatever was
+queued meanwhile; when it is only slow, rows wait in the queue (bounded by ``max_queue``; past that the
+oldest batch spills). The writer replays spill files once the database answers again; every row carries its own
 id (made once, when the request is recorded), and rows are inserted "on conflict do nothing", so a row
 replayed twice — a crash between a replay's insert and the file's removal — is still stored once. Each
 process spills to a file of its own, held under an exclusive lock; at start, and whenever it replays, a
@@ -270,7 +271,11 @@ class Ledger:
         """Write what is queued (and, while the database answers, what was spilled)."""
         if not self.healthy or self._has_spill():
             if not await asyncio.to_thread(self._replay):
-                # Still down: keep the new rows in the queue; they spill if it fills.
+                # Still down: what is queued goes to disk now (fsynced), so an outage does not widen
+                # what a kill -9 can lose beyond one flush interval.
+                rows = [self.queue.popleft() for _ in range(len(self.queue))]
+                if rows:
+                    await asyncio.to_thread(self._spill_rows, rows)
                 return
         while self.queue:
             batch = [self.queue.popleft() for _ in range(min(self.batch_rows, len(self.queue)))]

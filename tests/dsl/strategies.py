@@ -54,7 +54,7 @@ POOLS: dict[str, tuple[str, ...]] = {
     "app": ("web", "cli"),
     "cost_center": ("cc1", "cc2"),
     "key": ("k1", "k2", "k3"),
-    "task": ("code", "chat", "summarize"),
+    "task": ("code", "chat", "summarize", "math"),
     "user": ("u1", "u2", "u3", "u4"),
     "weekday": WEEKDAYS,
 }
@@ -161,6 +161,11 @@ def conditions(depth: int = 3) -> st.SearchStrategy[Cond]:
 _PRICE = st.sampled_from((Decimal(0), Decimal("0.15"), Decimal("1"), Decimal("2.5"), Decimal(10)))
 _TIER_OR_NONE = st.sampled_from((None,) + TIERS)
 _CAPS = st.lists(st.sampled_from(CAPABILITIES), max_size=3).map(frozenset)
+_SCORE = st.sampled_from((Decimal("0.5"), Decimal("0.7"), Decimal("0.8"), Decimal("0.86"), Decimal(1)))
+_QUALITY = st.lists(st.tuples(st.sampled_from(("code", "chat", "math", "summarize", "default")), _SCORE),
+                    max_size=3, unique_by=lambda x: x[0]).map(tuple)
+_BAR = st.sampled_from(("0.7", "0.8", "0.86"))
+_QUALITY_OPS = st.sampled_from((">=", ">=", ">", "<"))
 _MODEL_NAMES = st.lists(st.sampled_from(POOLS["model"][:4]), min_size=2, max_size=4, unique=True)
 _STICKY = st.one_of(
     st.none(),
@@ -206,6 +211,7 @@ def models(draw: st.DrawFn, providers: tuple[str, ...]) -> tuple[Model, ...]:
             tier=draw(_TIER_OR_NONE),
             capabilities=draw(_CAPS),
             span=_span(10 + i),
+            quality=draw(_QUALITY),
         )
         for i, name in enumerate(draw(_MODEL_NAMES))
     )
@@ -238,11 +244,17 @@ def actions(draw: st.DrawFn, alias: st.SearchStrategy[str], chosen_lists: st.Sea
             f = Filter("supports", None, draw(_CAPABILITY))
         if any(_passes(by_name[a], kept + [f]) for a in chosen):
             kept.append(f)
-    return Choose(draw(_STRATEGY), chosen, tuple(kept))
+    if draw(st.booleans()):  # a quality bar: applied per request (its task), so it may leave no model
+        kept.insert(draw(st.integers(0, len(kept))), Filter("quality", draw(_QUALITY_OPS), draw(_BAR)))
+    strategy = draw(_STRATEGY)
+    by = draw(st.sampled_from((None, "p50", "p95"))) if strategy == "fastest" else None
+    return Choose(strategy, chosen, tuple(kept), by=by)
 
 
 def _passes(m: Model, filters: list[Filter]) -> bool:
     for f in filters:
+        if f.what == "quality":
+            continue
         if f.what == "supports" and f.value not in m.capabilities:
             return False
         if f.what == "tier":

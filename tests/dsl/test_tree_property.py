@@ -14,7 +14,7 @@ except ImportError:  # tests/ imported as a package
 
 
 def _outcome(d: Decision) -> tuple:
-    return (d.rule, d.rule_span, d.plan, d.arm, d.error, d.budgets, d.limits, d.policy_version, d.facts)
+    return (d.rule, d.rule_span, d.plan, d.arm, d.error, d.budgets, d.limits, d.policy_version, d.facts, d.passed)
 
 
 def _agree(policy, many_facts) -> None:
