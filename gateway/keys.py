@@ -89,7 +89,10 @@ def _unavailable(what: str) -> Iterator[None]:
     try:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
-        log.error("key store: %s failed: %s", what, type(exc).__name__, exc_info=exc)
+        # One line at ERROR (a CLI without logging set up prints it as it is: never a traceback); the
+        # traceback is for an operator who turns on DEBUG.
+        log.error("key store: %s failed: %s", what, type(exc).__name__)
+        log.debug("key store: %s failed", what, exc_info=exc)
         raise KeyStoreUnavailable() from exc
 
 
