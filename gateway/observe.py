@@ -24,8 +24,12 @@ class DecisionLog:
         self.logger = logger or logging.getLogger(DECISIONS_LOGGER)
         self.enabled = enabled
 
+    def wants(self) -> bool:
+        """Whether a line would be written (so the recorder builds one only then)."""
+        return self.enabled and self.logger.isEnabledFor(logging.INFO)
+
     def emit(self, record: dict[str, Any]) -> None:
-        if not self.enabled or not self.logger.isEnabledFor(logging.INFO):
+        if not self.wants():
             return
         try:
             asyncio.get_running_loop().call_soon(self._write, record)

@@ -145,7 +145,8 @@ class Recorder:
         try:
             total = _perf() - s.t0
             self.metrics.record(s.route, s.model, status, total, s.upstream, s.attempts, s)
-            self.decisions.emit(self._line(s, status, error, total))
+            if self.decisions.wants():  # the line is built only when someone will read it
+                self.decisions.emit(self._line(s, status, error, total))
             for settle in self.settlers:
                 try:
                     settle(s)
