@@ -133,6 +133,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--secs", type=int, default=10)
     ap.add_argument("--baseline-tree", type=Path)
+    ap.add_argument("--tree", action="append", default=[], metavar="NAME=DIR",
+                    help="another checkout (with its own .venv) to run as variant NAME, everything off")
     ap.add_argument("--only", help="comma-separated variant names")
     args = ap.parse_args()
     for tool in ("nginx", "wrk", "taskset"):
@@ -155,6 +157,10 @@ def main() -> int:
         if args.baseline_tree:
             variants.append(or_variant("baseline", args.baseline_tree / ".venv" / "bin" / "open-router", work, "",
                                        {"OPEN_ROUTER_DECISION_LOG": "false"}))
+        for spec in args.tree:
+            tname, _, tdir = spec.partition("=")
+            variants.append(or_variant(tname, Path(tdir) / ".venv" / "bin" / "open-router", work, "",
+                                       {"OPEN_ROUTER_LEDGER": "false", "OPEN_ROUTER_DECISION_LOG": "false"}))
         quiet = {"OPEN_ROUTER_DECISION_LOG": "false"}
         variants.append(or_variant("bare", exe, work, "", {"OPEN_ROUTER_LEDGER": "false", **quiet}))
         variants.append(or_variant("ledger", exe, work, "", quiet))

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
 from typing import Any
 
 from quart import Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as HTTPNotFound, RequestEntityTooLarge
 
 from .errors import GatewayError, InternalError, NotFound, PayloadTooLarge
+from .ids import hex24
 
 log = logging.getLogger("open_router.app")  # the name operators filter on for request errors
 
@@ -69,7 +69,7 @@ def json_response(obj: Any, status: int = 200) -> Response:
 
 def new_request_id(incoming: str | None) -> str:
     """A sane incoming x-request-id, or a new id."""
-    return incoming if incoming and REQUEST_ID_RE.fullmatch(incoming) else "req_" + secrets.token_hex(12)
+    return incoming if incoming and REQUEST_ID_RE.fullmatch(incoming) else "req_" + hex24()
 
 
 def request_id() -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from quart import Quart, Response, websocket
@@ -36,6 +35,7 @@ from quart import Quart, Response, websocket
 from ..auth import Principal, token_from
 from ..errors import AuthError, GatewayError, InvalidRequest
 from ..http import dumps, internal_error
+from ..ids import hex24
 from ..pipeline import CLIENT_CLOSED
 from ..schema import parse_json
 
@@ -85,7 +85,7 @@ def register(app: Quart, gw: Gateway) -> None:
         return frame["api_key"], principal
 
     async def serve_one(principal: Principal, raw: str | bytes) -> None:
-        rid = "req_" + secrets.token_hex(12)
+        rid = "req_" + hex24()
         s = pipe.begin(ROUTE, rid, principal=principal, stream=True)
         try:
             data = raw.encode() if isinstance(raw, str) else raw
@@ -148,7 +148,7 @@ def register(app: Quart, gw: Gateway) -> None:
                 # Again for every request: a key revoked while the socket is open stops working here.
                 principal = await gw.auth.principal(token)
             except GatewayError as err:
-                s = pipe.begin(ROUTE, "req_" + secrets.token_hex(12), stream=True)
+                s = pipe.begin(ROUTE, "req_" + hex24(), stream=True)
                 finish(s, err.status, err)
                 await websocket.send(_error_frame(err, s.request_id))
                 if isinstance(err, AuthError):

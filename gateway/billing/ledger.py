@@ -38,6 +38,7 @@ from typing import Any, Iterable, Optional
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from ..ids import hex24
 from .pricing import cost as price_of
 
 log = logging.getLogger("open_router.ledger")
@@ -124,7 +125,7 @@ def row_for(s: Any, *, currency: str = "USD", now: float | None = None) -> dict[
     err = s.error
     total = (now if now is not None else time.perf_counter()) - s.t0
     return {
-        "id": secrets.token_hex(12),
+        "id": hex24(),
         "request_id": s.request_id,
         "ts": datetime.now(timezone.utc),
         "route": s.route,

@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Iterable, Mapping
 
 from dsl.secrets import mask_secrets
+from gateway.ids import hex24
 from gateway.errors import InvalidRequest, RETRYABLE_STATUSES, UpstreamError
 
 # Compact JSON: fewer bytes on the wire and no per-call encoder construction.
@@ -34,7 +35,7 @@ def loads(data: bytes | str) -> Any:
 
 
 def completion_id(suffix: str | None = None) -> str:
-    return "chatcmpl-" + (suffix or secrets.token_hex(12))
+    return "chatcmpl-" + (suffix or hex24())
 
 
 def tool_call_id() -> str:

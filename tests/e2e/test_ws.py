@@ -211,6 +211,7 @@ def test_an_unexpected_exception_is_an_error_frame_and_recorded(mock_gateway: Ga
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     lines: list[dict] = []
     monkeypatch.setattr(mock_gateway.gw.decisions, "emit", lines.append)
+    monkeypatch.setattr(mock_gateway.gw.decisions, "wants", lambda: True)  # lines are built only when wanted
 
     async def bug(decision: Any, body: Any, adapters: Any = None) -> Any:
         raise RuntimeError("secret internals")

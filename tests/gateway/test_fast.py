@@ -309,6 +309,7 @@ def recorded(server: GatewayServer, monkeypatch: pytest.MonkeyPatch) -> list[dic
     """The decision-log records the server emits from now on (each request's `finish`)."""
     lines: list[dict] = []
     monkeypatch.setattr(server.gw.decisions, "emit", lines.append)
+    monkeypatch.setattr(server.gw.decisions, "wants", lambda: True)  # lines are built only when wanted
     return lines
 
 
