@@ -14,13 +14,13 @@ import os
 import sys
 import tempfile
 import uuid
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from . import ast as A
 from .errors import Diagnostic, PolicyError
-from .facts import KINDS, TAGS_HEADER, facts_for, request_kind
+from .facts import KINDS, TAGS_HEADER, facts_for, parse_instant, request_kind
 from .loading import policy_paths, read_policy_file
 
 
@@ -293,19 +293,10 @@ def _read_request(raw: str) -> dict[str, Any]:
 def _parse_now(raw: str | None) -> datetime:
     if raw is None:
         return datetime.now(timezone.utc)
-    text = raw.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        now = datetime.fromisoformat(text)
+        return parse_instant(raw)
     except ValueError:
-        try:
-            now = datetime.combine(date.fromisoformat(text), datetime.min.time())
-        except ValueError:
-            raise UsageError(f"--now {raw!r} is not an ISO 8601 time (e.g. 2026-12-01T10:30:00Z)") from None
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    return now.astimezone(timezone.utc)
+        raise UsageError(f"--now {raw!r} is not an ISO 8601 time (e.g. 2026-12-01T10:30:00Z)") from None
 
 
 def _headers(pairs: list[str]) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ endpoint, folds tags into their header and asks dsl.classify for the task.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from .classify import TASK_HEADER, Classification, classify, normalise_task
@@ -209,7 +209,23 @@ def facts_for(
     )
 
 
+def parse_instant(raw: str) -> datetime:
+    """An ISO 8601 time or date (``Z`` allowed; no offset means UTC) as an aware UTC datetime: the ``now``
+    of a request given on the command line or in a policy test. Raises ValueError."""
+    text = raw.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        now = datetime.fromisoformat(text)
+    except ValueError:
+        now = datetime.combine(date.fromisoformat(text), datetime.min.time())  # ValueError when not a date
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    return now.astimezone(timezone.utc)
+
+
 __all__ = [
+    "parse_instant",
     "KINDS", "MAX_TAGS", "SECRET_HEADERS", "TAGS_HEADER", "clean_headers", "estimate_chat_tokens",
     "estimate_embedding_tokens", "facts_for", "facts_from_request", "parse_tags", "request_kind", "with_tags",
 ]

@@ -14,7 +14,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +25,7 @@ import yaml
 from . import ast as A
 from .decision import Decision, Facts
 from .errors import Diagnostic, PolicyError
-from .facts import clean_headers, facts_for
+from .facts import clean_headers, facts_for, parse_instant
 from .outcome import ModelState, Outcome, outcome
 
 __all__ = ["Case", "CaseResult", "Suite", "SuiteResult", "TEST_SUFFIXES", "find_suites", "load_suite", "run_suite",
@@ -195,19 +195,10 @@ def _schema_words(e: Any) -> str:
 def _time(raw: str | None) -> datetime | None:
     if raw is None:
         return None
-    text = raw.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        now = datetime.fromisoformat(text)
+        return parse_instant(raw)
     except ValueError:
-        try:
-            now = datetime.combine(date.fromisoformat(text), datetime.min.time())
-        except ValueError:
-            raise ValueError(f"`now` {raw!r} is not an ISO 8601 time (e.g. 2026-12-01T10:30:00Z)") from None
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    return now.astimezone(timezone.utc)
+        raise ValueError(f"`now` {raw!r} is not an ISO 8601 time (e.g. 2026-12-01T10:30:00Z)") from None
 
 
 FIXED_NOW = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)  # a Monday noon: cases without `now` are repeatable
