@@ -74,10 +74,11 @@ def _config(engine: sa.Engine) -> Any:
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (default: the newest). Safe to call on every start, from several
     processes: each revision runs in a transaction (on PostgreSQL an advisory lock serialises them)."""
+    # Alembic narrates every plugin and step at INFO (some as it is imported); one line of ours says
+    # what changed.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
 
-    # Alembic narrates every plugin and step at INFO; one line of our own says what changed.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg = _config(engine)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
