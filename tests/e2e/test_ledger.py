@@ -30,13 +30,6 @@ PRICES = {"oai": (Decimal("0.15"), Decimal("0.60")), "claude": (Decimal(3), Deci
 
 
 @pytest.fixture(scope="module")
-def fakes() -> Iterator[Fakes]:
-    f = Fakes()
-    yield f
-    f.stop()
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, fakes: Fakes) -> Iterator[GatewayServer]:
     tmp = tmp_path_factory.mktemp("ledger-e2e")
     s = GatewayServer(policies=policy_dir(tmp, fakes_policy(fakes)), db_url=f"sqlite:///{tmp / 'gw.db'}",

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from gateway.policy import load_policy_dir
-from tests.e2e.conftest import Fakes, fakes_policy
+from tests.e2e.conftest import Fakes, fakes, fakes_policy  # noqa: F401 - fakes: the e2e fixture, used here too
 from tests.gateway.conftest import GatewayServer, policy_dir
 from tests.gateway.fakes import Behaviour, FakeUpstream
 
@@ -46,13 +46,6 @@ class Records:
                 return found[0]
             time.sleep(0.01)
         raise AssertionError(f"request {request_id} was never recorded")
-
-
-@pytest.fixture(scope="module")
-def fakes() -> Iterator[Fakes]:
-    f = Fakes()
-    yield f
-    f.stop()
 
 
 @pytest.fixture(scope="module")
